@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs the tools the project needs beyond npm packages and puts them on PATH.
+#
+#   source scripts/install-tools.sh          # Node 24 only (enough for npm start)
+#   source scripts/install-tools.sh --all    # plus everything the tests use (what CI runs)
+#
+# Node 24 LTS comes from the npm package `node@24` (a prebuilt binary inside a registry package)
+# into .tools/, because machines may ship an older Node. System tools come from Debian's packages
+# (apt-get; root or sudo needed). Each step is skipped when the tool is already there.
+set -euo pipefail
+
+FAILWAY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${FAILWAY_ROOT}/.tools"
+NODE_MAJOR=24
+
+log() { echo "install-tools: $*" >&2; }
+
+install_node() {
+  local prefix="${TOOLS_DIR}/node${NODE_MAJOR}"
+  local bin="${prefix}/node_modules/.bin/node"
+  if [[ -x "${bin}" ]] && [[ "$("${bin}" --version)" == v${NODE_MAJOR}.* ]]; then return 0; fi
+  if command -v node >/dev/null && [[ "$(node --version)" == v${NODE_MAJOR}.* ]]; then return 0; fi
+  log "installing Node ${NODE_MAJOR} from the npm package node@${NODE_MAJOR} into ${prefix}"
+  mkdir -p "${prefix}"
+  npm install --prefix "${prefix}" --no-save --no-audit --no-fund --loglevel=error "node@${NODE_MAJOR}" >&2
+  "${bin}" --version >/dev/null
+}
+
+APT_UPDATED=0
+apt_install() {
+  local sudo=""
+  if [[ "$(id -u)" != 0 ]]; then
+    if command -v sudo >/dev/null; then sudo="sudo"; else log "need root or sudo to install $*"; return 1; fi
+  fi
+  if [[ "${APT_UPDATED}" == 0 ]]; then
+    ${sudo} apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  log "installing $* from Debian's packages"
+  DEBIAN_FRONTEND=noninteractive ${sudo} apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+install_chromium() {
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then return 0; fi
+  apt_install chromium
+}
+
+install_prometheus_and_syslog() {
+  local missing=()
+  command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  [[ -x /usr/sbin/syslog-ng ]] || command -v syslog-ng >/dev/null || missing+=(syslog-ng-core)
+  if [[ ${#missing[@]} -gt 0 ]]; then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
+}
+
+# The OpenTelemetry Collector, built from the repo's manifest with the official builder; cached
+# outside the clone (by manifest hash) because the build takes minutes.
+install_collector() {
+  if ! command -v go >/dev/null; then log "go is needed to build the OpenTelemetry Collector"; return 1; fi
+  OTELCOL_BIN="$(bash "${FAILWAY_ROOT}/scripts/build-collector.sh")"
+  export OTELCOL_BIN
+  log "collector ${OTELCOL_BIN}"
+}
+
+K6_VERSION=v2.2.0
+# k6 from the Go module proxy (no npm or apt package exists); cached outside the clone by version.
+install_k6() {
+  if ! command -v go >/dev/null; then log "go is needed to build k6"; return 1; fi
+  local bin
+  bin="$(bash "${FAILWAY_ROOT}/scripts/build-k6.sh" "${K6_VERSION}")"
+  export PATH="$(dirname "${bin}"):${PATH}"
+  log "$(k6 version 2>/dev/null | head -1)"
+}
+
+install_node
+if [[ -x "${TOOLS_DIR}/node${NODE_MAJOR}/node_modules/.bin/node" ]]; then
+  export PATH="${TOOLS_DIR}/node${NODE_MAJOR}/node_modules/.bin:${PATH}"
+fi
+if [[ "${1:-}" == "--all" ]]; then
+  install_chromium
+  install_prometheus_and_syslog
+  if [[ -f "${FAILWAY_ROOT}/scripts/build-collector.sh" ]]; then install_collector; fi
+  install_k6
+fi
+log "node $(node --version), npm $(npm --version)"
