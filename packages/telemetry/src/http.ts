@@ -1,0 +1,196 @@
+import { context } from '@opentelemetry/api';
+import { getRPCMetadata } from '@opentelemetry/core';
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import { requestContext } from './context.ts';
+import { AppError, problemType } from './errors.ts';
+import type { Health } from './health.ts';
+import type { Logger } from './logger.ts';
+import { exemplarFor, render, type ServiceMetrics } from './metrics.ts';
+import { REQUEST_ID_HEADER, resolveRequestId } from './request-id.ts';
+import { activeTraceIds } from './spans.ts';
+
+export interface ServiceAppOptions {
+  logger: Logger;
+  metrics: ServiceMetrics;
+  health: Health;
+  /** Adds the service's own routes. */
+  routes: (app: Express) => void;
+}
+
+/** Largest accepted request line path + query; longer ones get 414 before any handler runs. */
+export const MAX_URL_LENGTH = 2048;
+
+/** The route template of a matched request (`/departures/:crs`), never the raw path. */
+function routeTemplate(req: Request, res: Response): string {
+  const path = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path === 'string') return `${req.baseUrl}${path}`;
+  return typeof res.locals.route === 'string' ? res.locals.route : 'unmatched';
+}
+
+/**
+ * Serves files with `express.static`, counted under one route label (`static`) rather than as
+ * unmatched requests; a miss falls through to the 404 as usual.
+ */
+export function staticFiles(dir: string, options: Parameters<typeof express.static>[1] = {}): RequestHandler {
+  const serveFiles = express.static(dir, options);
+  return (req, res, next) => {
+    res.locals.route = 'static';
+    serveFiles(req, res, (err?: unknown) => {
+      delete res.locals.route;
+      next(err);
+    });
+  };
+}
+
+/**
+ * Builds an express app with the platform's HTTP conventions: `/healthz`, `/readyz`, `/metrics`
+ * (not traced, not logged, not counted), then for every other request a request ID (accepted or
+ * made, echoed, put in the request context and on the server span), one access log line and the
+ * RED histogram with a trace_id exemplar; unknown routes and errors answer problem+json.
+ */
+export function createServiceApp(options: ServiceAppOptions): Express {
+  const { logger, metrics, health } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const state = health.readiness();
+    if (state.ready) res.json({ status: 'ready' });
+    else res.status(503).json(state);
+  });
+  app.get('/metrics', async (req, res) => {
+    const out = await render(metrics.registry, req.get('accept'));
+    res.type(out.contentType).send(out.body);
+  });
+
+  app.use(observe(logger, metrics));
+  app.use((req, _res, next) => {
+    if (req.originalUrl.length > MAX_URL_LENGTH) {
+      next(
+        new AppError({
+          status: 414,
+          code: 'uri-too-long',
+          title: 'URI too long',
+          detail: `the request target is ${req.originalUrl.length} characters; at most ${MAX_URL_LENGTH} are accepted`,
+        }),
+      );
+      return;
+    }
+    next();
+  });
+  options.routes(app);
+  app.use((req, _res, next) => {
+    next(
+      new AppError({
+        status: 404,
+        code: 'not-found',
+        title: 'Not found',
+        detail: `no route for ${req.method} ${req.path}`,
+      }),
+    );
+  });
+  app.use(problemHandler(logger));
+  return app;
+}
+
+function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const requestId = resolveRequestId(req.headers[REQUEST_ID_HEADER]);
+    res.setHeader('X-Request-ID', requestId);
+    // In middleware the active span is express's, not the server span: the HTTP instrumentation
+    // leaves the server span in the RPC metadata of the context, which is where the route goes too.
+    getRPCMetadata(context.active())?.span?.setAttribute('request.id', requestId);
+    const ids = activeTraceIds();
+    // Lets a person (or the board page) look the request up in the tracing UI.
+    if (ids.trace_id) res.setHeader('X-Trace-ID', ids.trace_id);
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // A client that hangs up before the answer is written gets nginx's 499 in the figures.
+      const status = res.writableFinished ? res.statusCode : 499;
+      const route = routeTemplate(req, res);
+      metrics.httpServerDuration.observe({
+        labels: { method: req.method, route, status_code: String(status) },
+        value: seconds,
+        exemplarLabels: exemplarFor(ids.trace_id),
+      });
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      logger.log(level, 'request completed', {
+        request_id: requestId,
+        trace_id: ids.trace_id,
+        span_id: ids.span_id,
+        method: req.method,
+        route,
+        path: req.path,
+        status,
+        duration_ms: Math.round(seconds * 10_000) / 10,
+      });
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    requestContext.run({ requestId }, next);
+  };
+}
+
+/**
+ * The one error handler: AppError and express/body-parser 4xx errors become their problem+json,
+ * anything else a 500 whose details only reach the log.
+ */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const requestId = String(res.getHeader('X-Request-ID') ?? '') || null;
+    let status = 500;
+    let code = 'internal';
+    let title = 'Internal Server Error';
+    let detail = 'The server could not complete the request; the request ID finds it in the logs.';
+    let extensions: Record<string, unknown> = {};
+    if (err instanceof AppError) {
+      ({ status, code, title, detail } = err);
+      extensions = err.extensions;
+      for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+    } else {
+      const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown };
+      const s = Number(e.status ?? e.statusCode);
+      if (s >= 400 && s < 500) {
+        status = s;
+        code = 'bad-request';
+        title = 'Bad request';
+        detail = e.expose === true && typeof e.message === 'string' ? e.message : 'The request is malformed.';
+      }
+    }
+    // An AppError is an answer the service chose; only unexpected failures need their stack logged.
+    if (!(err instanceof AppError)) logger.error('request failed', { err, path: req.path });
+    res
+      .status(status)
+      .type('application/problem+json')
+      .send(
+        JSON.stringify({
+          type: problemType(code),
+          title,
+          status,
+          detail,
+          instance: req.path,
+          request_id: requestId,
+          ...extensions,
+        }),
+      );
+  };
+}

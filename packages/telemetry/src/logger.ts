@@ -1,0 +1,83 @@
+import winston from 'winston';
+import type Transport from 'winston-transport';
+import { currentRequestId } from './context.ts';
+import { safeStringify } from './json.ts';
+import { onShutdown } from './lifecycle.ts';
+import { activeTraceIds } from './spans.ts';
+import { SyslogTransport } from './syslog-transport.ts';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  service: string;
+  level?: string;
+  /** RFC 5424 over TCP, in addition to stdout. */
+  syslog?: { host: string; port: number } | undefined;
+  /** Called with the number of syslog messages dropped because the buffer was full. */
+  onSyslogDrop?: (count: number) => void;
+  /** Replaces stdout (tests). */
+  transports?: Transport[];
+}
+
+const MESSAGE = Symbol.for('message');
+const FIRST_FIELDS = ['timestamp', 'level', 'service', 'message', 'request_id', 'trace_id', 'span_id'];
+
+/**
+ * Puts the correlation fields on every record: request_id from the request context,
+ * trace_id/span_id from the active span (the winston instrumentation sets them too when it runs;
+ * doing it here keeps them present in processes started without it), null when there is none.
+ */
+const correlate = (service: string) =>
+  winston.format((info) => {
+    info.service ??= service;
+    info.timestamp ??= new Date().toISOString();
+    if (info.request_id === undefined) info.request_id = currentRequestId() ?? null;
+    if (info.trace_id === undefined || info.span_id === undefined) {
+      const ids = activeTraceIds();
+      info.trace_id ??= ids.trace_id;
+      info.span_id ??= ids.span_id;
+    }
+    delete info.trace_flags;
+    return info;
+  })();
+
+/** One JSON object per line, the contract fields first so a person reading stdout finds them. */
+const orderedJson = winston.format((info) => {
+  const out: Record<string, unknown> = {};
+  for (const key of FIRST_FIELDS) out[key] = (info as Record<string, unknown>)[key] ?? null;
+  for (const [key, value] of Object.entries(info)) if (!(key in out)) out[key] = value;
+  (info as Record<symbol, unknown>)[MESSAGE] = safeStringify(out);
+  return info;
+})();
+
+/**
+ * The service logger: JSON lines on stdout with timestamp, level, service, message, request_id,
+ * trace_id and span_id on every line; optionally the same records as RFC 5424 syslog over TCP.
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const transports: Transport[] = options.transports ?? [new winston.transports.Console()];
+  let syslog: SyslogTransport | undefined;
+  if (options.syslog) {
+    syslog = new SyslogTransport({
+      host: options.syslog.host,
+      port: options.syslog.port,
+      appName: options.service,
+      ...(options.onSyslogDrop ? { onDrop: options.onSyslogDrop } : {}),
+    });
+    transports.push(syslog);
+  }
+  const logger = winston.createLogger({
+    level: options.level ?? 'info',
+    format: winston.format.combine(
+      winston.format.errors({ stack: true }),
+      correlate(options.service),
+      orderedJson,
+    ),
+    transports,
+  });
+  onShutdown('logger', async () => {
+    await syslog?.flush(2000);
+    logger.close();
+  });
+  return logger;
+}

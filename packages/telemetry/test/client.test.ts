@@ -1,0 +1,172 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpClient, errorKind, type HttpClient } from '../src/client.ts';
+import { requestContext } from '../src/context.ts';
+import { createMetrics, render, type ServiceMetrics } from '../src/metrics.ts';
+
+interface Seen {
+  url: string | undefined;
+  method: string | undefined;
+  headers: http.IncomingHttpHeaders;
+  remoteAddress: string | undefined;
+}
+
+let server: http.Server;
+let baseUrl: string;
+const seen: Seen[] = [];
+const clients: HttpClient[] = [];
+let metrics: ServiceMetrics;
+
+function client(options: Partial<Parameters<typeof createHttpClient>[0]> = {}): HttpClient {
+  const c = createHttpClient({ peerService: 'upstream', baseUrl, metrics, ...options });
+  clients.push(c);
+  return c;
+}
+
+/** The `_count` of the client histogram for one label set, 0 when the series does not exist. */
+async function clientCount(labels: Record<string, string>): Promise<number> {
+  const { body } = await render(metrics.registry, undefined);
+  const line = body
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('http_client_request_duration_seconds_count{') &&
+        Object.entries(labels).every(([key, value]) => l.includes(`${key}="${value}"`)),
+    );
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** A port on 127.0.0.1 with nothing listening. */
+async function closedPort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+beforeAll(async () => {
+  metrics = createMetrics('svc');
+  server = http.createServer((req, res) => {
+    seen.push({
+      url: req.url,
+      method: req.method,
+      headers: req.headers,
+      remoteAddress: req.socket.remoteAddress,
+    });
+    if (req.url === '/hang') return; // never answers
+    if (req.url === '/missing') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
+    res.end(JSON.stringify({ ok: true }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((c) => c.close()));
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+describe('createHttpClient', () => {
+  it('when the server answers, then status, headers and body come back', async () => {
+    const res = await client().request('/ok?x=1');
+    expect(res.status).toBe(200);
+    expect(res.headers['x-upstream']).toBe('yes');
+    expect(JSON.parse(res.body)).toEqual({ ok: true });
+    expect(seen.at(-1)).toMatchObject({ url: '/ok?x=1', method: 'GET' });
+  });
+
+  it('when called inside a request context, then the request ID is forwarded as x-request-id', async () => {
+    await requestContext.run({ requestId: 'rid-9' }, () => client().request('/ctx'));
+    expect(seen.at(-1)?.headers['x-request-id']).toBe('rid-9');
+  });
+
+  it('when called outside a request context, then no x-request-id is sent', async () => {
+    await client().request('/no-ctx', { headers: { 'x-custom': '1' } });
+    expect(seen.at(-1)?.headers['x-request-id']).toBeUndefined();
+    expect(seen.at(-1)?.headers['x-custom']).toBe('1');
+  });
+
+  it('when a call completes, then it is counted by peer service, method and status code', async () => {
+    const c = client({ peerService: 'counted' });
+    await c.request('/a');
+    await c.request('/b', { method: 'POST' });
+    await c.request('/missing');
+    expect(await clientCount({ peer_service: 'counted', method: 'GET', status_code: '200' })).toBe(1);
+    expect(await clientCount({ peer_service: 'counted', method: 'POST', status_code: '200' })).toBe(1);
+    expect(await clientCount({ peer_service: 'counted', method: 'GET', status_code: '404' })).toBe(1);
+    expect(await clientCount({ peer_service: 'counted', service: 'svc' })).toBeGreaterThan(0);
+  });
+
+  it('when the server never answers, then the call rejects at the deadline and is counted as a timeout', async () => {
+    const c = client({ peerService: 'slow', timeoutMs: 200 });
+    const started = Date.now();
+    const error = await c.request('/hang').catch((e: unknown) => e);
+    const elapsed = Date.now() - started;
+    expect(error).toBeInstanceOf(Error);
+    expect(errorKind(error)).toBe('timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+    expect(elapsed).toBeLessThan(2000);
+    expect(await clientCount({ peer_service: 'slow', status_code: 'timeout' })).toBe(1);
+  });
+
+  it('when a per-call timeout is given, then it overrides the client default', async () => {
+    const c = client({ peerService: 'per-call', timeoutMs: 10_000 });
+    const started = Date.now();
+    await expect(c.request('/hang', { timeoutMs: 100 })).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await clientCount({ peer_service: 'per-call', status_code: 'timeout' })).toBe(1);
+  });
+
+  it("when the caller's signal aborts, then the call rejects and is counted as an error, not a timeout", async () => {
+    const c = client({ peerService: 'aborted' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    await expect(c.request('/hang', { signal: controller.signal })).rejects.toThrow();
+    expect(await clientCount({ peer_service: 'aborted', status_code: 'error' })).toBe(1);
+  });
+
+  it('when nothing listens on the port, then the call rejects and is counted as an error', async () => {
+    const port = await closedPort();
+    const c = client({ peerService: 'down', baseUrl: `http://127.0.0.1:${port}` });
+    const error = await c.request('/').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(errorKind(error)).toBe('error');
+    expect(await clientCount({ peer_service: 'down', method: 'GET', status_code: 'error' })).toBe(1);
+    expect(await clientCount({ peer_service: 'down', status_code: 'timeout' })).toBe(0);
+  });
+
+  it('when a local address is given, then connections come from it', async () => {
+    await client({ localAddress: '127.0.0.3' }).request('/from');
+    expect(seen.at(-1)?.url).toBe('/from');
+    expect(seen.at(-1)?.remoteAddress).toMatch(/^(::ffff:)?127\.0\.0\.3$/);
+  });
+});
+
+describe('errorKind', () => {
+  it.each([
+    ['a TimeoutError', Object.assign(new Error('t'), { name: 'TimeoutError' }), 'timeout'],
+    [
+      'an undici connect timeout',
+      Object.assign(new Error('t'), { code: 'UND_ERR_CONNECT_TIMEOUT' }),
+      'timeout',
+    ],
+    [
+      'an undici headers timeout',
+      Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+      'timeout',
+    ],
+    ['a refused connection', Object.assign(new Error('r'), { code: 'ECONNREFUSED' }), 'error'],
+    ['an AbortError', Object.assign(new Error('a'), { name: 'AbortError' }), 'error'],
+    ['a non-error value', 'boom', 'error'],
+  ])('when given %s, then it says %s', (_what, error, kind) => {
+    expect(errorKind(error)).toBe(kind);
+  });
+});
