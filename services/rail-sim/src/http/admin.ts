@@ -1,0 +1,110 @@
+import { isIP } from 'node:net';
+import { bearerAuth, invalidParameter, type Logger, notFound } from '@failway/telemetry';
+import express, { type Express } from 'express';
+import { z } from 'zod';
+import { BAN_STYLES, type Ban, type RateLimiter } from '../domain/bans.ts';
+import { type Faults, NO_FAULTS } from '../domain/faults.ts';
+import type { RailSimMetrics } from './metrics.ts';
+
+export interface AdminDeps {
+  token: string;
+  limiter: RateLimiter;
+  faults: { get(): Faults; set(f: Faults): void };
+  defaultBanSeconds: number;
+  metrics: RailSimMetrics;
+  logger: Logger;
+  clock?: () => number;
+}
+
+const banBody = z.strictObject({
+  ip: z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address'),
+  seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .optional(),
+});
+
+const faultsBody = z.strictObject({
+  latencyMs: z.number().int().min(0).max(60_000).optional(),
+  errorRate: z.number().min(0).max(1).optional(),
+  banStyle: z.enum(BAN_STYLES).nullable().optional(),
+  disruption: z.boolean().optional(),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const result = schema.safeParse(body ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw invalidParameter(issue?.path.join('.') || 'body', issue?.message ?? 'invalid');
+  }
+  return result.data;
+}
+
+const view = (ban: Ban & { liftedAt?: number | null }) => ({
+  ip: ban.ip,
+  reason: ban.reason,
+  since: new Date(ban.since).toISOString(),
+  until: new Date(ban.until).toISOString(),
+  ...(ban.liftedAt !== undefined
+    ? { liftedAt: ban.liftedAt === null ? null : new Date(ban.liftedAt).toISOString() }
+    : {}),
+});
+
+/** Fault injection: bans and faults on demand, behind a bearer token. */
+export function adminRoutes(app: Express, deps: AdminDeps): void {
+  const clock = deps.clock ?? Date.now;
+  const router = express.Router();
+  router.use(bearerAuth(deps.token, 'rail-sim admin'));
+  router.use(express.json({ limit: '4kb' }));
+
+  router.get('/bans', (_req, res) => {
+    const now = clock();
+    res.json({ active: deps.limiter.active(now).map(view), history: deps.limiter.history().map(view) });
+  });
+  router.post('/bans', (req, res) => {
+    const body = parseBody(banBody, req.body);
+    const ip = body.ip.startsWith('::ffff:') ? body.ip.slice(7) : body.ip;
+    const ban = deps.limiter.ban(ip, body.seconds ?? deps.defaultBanSeconds, 'admin', clock());
+    deps.metrics.bansStarted.inc({ reason: 'admin' });
+    deps.logger.warn('client IP banned by an operator', {
+      client_ip: ip,
+      banned_until: new Date(ban.until).toISOString(),
+    });
+    res.status(201).json(view(ban));
+  });
+  router.delete('/bans', (_req, res) => {
+    const lifted = deps.limiter.liftAll(clock());
+    deps.logger.info('all bans lifted by an operator', { lifted });
+    res.json({ lifted });
+  });
+  router.delete('/bans/:ip', (req, res) => {
+    // Folded like POST /bans does, so a ban can be lifted by the address it was made with.
+    const raw = String(req.params.ip);
+    const ip = raw.startsWith('::ffff:') ? raw.slice(7) : raw;
+    if (!deps.limiter.lift(ip, clock())) throw notFound(`${ip} is not banned`);
+    deps.logger.info('ban lifted by an operator', { client_ip: ip });
+    res.json({ lifted: 1 });
+  });
+  router.get('/faults', (_req, res) => {
+    res.json(deps.faults.get());
+  });
+  router.post('/faults', (req, res) => {
+    const body = parseBody(faultsBody, req.body);
+    const next: Faults = { ...deps.faults.get() };
+    if (body.latencyMs !== undefined) next.latencyMs = body.latencyMs;
+    if (body.errorRate !== undefined) next.errorRate = body.errorRate;
+    if (body.banStyle !== undefined) next.banStyle = body.banStyle;
+    if (body.disruption !== undefined) next.disruption = body.disruption;
+    deps.faults.set(next);
+    deps.logger.warn('faults injected', { faults: next });
+    res.json(next);
+  });
+  router.delete('/faults', (_req, res) => {
+    deps.faults.set(NO_FAULTS);
+    deps.logger.info('faults cleared');
+    res.json(NO_FAULTS);
+  });
+  app.use('/admin', router);
+}

@@ -1,0 +1,27 @@
+import { createServiceRuntime, serve } from '@failway/telemetry';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
+const runtime = createServiceRuntime('rail-sim');
+await serve(createApp(runtime, config), {
+  port: config.PORT,
+  host: config.HOST,
+  logger: runtime.logger,
+  health: runtime.health,
+  drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+});
+runtime.logger.info('rail-sim ready', {
+  ban_threshold: config.BAN_THRESHOLD,
+  ban_window_s: config.BAN_WINDOW_S,
+  ban_duration_s: config.BAN_DURATION_S,
+  ban_style: config.BAN_STYLE,
+  admin_api: config.ADMIN_TOKEN ? 'enabled' : 'disabled',
+});
