@@ -1,0 +1,71 @@
+import { createServiceRuntime, type ReadinessState, serve } from '@failway/telemetry';
+import { createObserver } from './adapters/observer.ts';
+import { createRailApi } from './adapters/rail-api.ts';
+import { createApp } from './app.ts';
+import { loadConfig, MAX_ROWS } from './config.ts';
+import { DeparturesService } from './domain/departures.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
+let departures: DeparturesService | undefined;
+const readiness = (): ReadinessState => {
+  const ban = departures?.ban();
+  return ban
+    ? { ready: false, status: 'banned', until: new Date(ban.until).toISOString(), style: ban.style }
+    : { ready: true };
+};
+const runtime = createServiceRuntime('departures', process.env, readiness);
+const railApi = createRailApi({
+  baseUrl: config.UPSTREAM_URL,
+  apiKey: config.UPSTREAM_API_KEY,
+  localAddress: config.UPSTREAM_LOCAL_ADDRESS,
+  timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+  metrics: runtime.metrics,
+});
+const observer = createObserver(
+  runtime.metrics,
+  runtime.logger,
+  () => departures as DeparturesService,
+  config.UPSTREAM_BUDGET_PER_MIN,
+);
+departures = new DeparturesService(railApi, observer, {
+  cacheTtlSeconds: config.CACHE_TTL_S,
+  staleMaxAgeSeconds: config.STALE_MAX_AGE_S,
+  cacheMaxEntries: config.CACHE_MAX_ENTRIES,
+  budgetCapacity: config.UPSTREAM_BUDGET_BURST,
+  budgetPerMinute: config.UPSTREAM_BUDGET_PER_MIN,
+  assumedBanSeconds: config.BAN_ASSUMED_DURATION_S,
+  detectSilentBans: config.SILENT_BAN_DETECTION,
+  upstreamRows: MAX_ROWS,
+  errorRetryAfterSeconds: config.UPSTREAM_ERROR_RETRY_AFTER_S,
+  banProbeIntervalSeconds: config.BAN_PROBE_INTERVAL_S,
+});
+const probeTimer = setInterval(() => {
+  void departures?.probeBan().then((result) => {
+    if (result === 'still-banned') runtime.logger.info('probed the upstream during a ban: still banned');
+  });
+}, 1_000);
+probeTimer.unref();
+
+await serve(createApp({ runtime, departures }), {
+  port: config.PORT,
+  host: config.HOST,
+  logger: runtime.logger,
+  health: runtime.health,
+  drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+  onClose: async () => {
+    clearInterval(probeTimer);
+    await railApi.close();
+  },
+});
+runtime.logger.info('departures ready', {
+  upstream: config.UPSTREAM_URL,
+  upstream_local_address: config.UPSTREAM_LOCAL_ADDRESS ?? null,
+  budget_per_min: config.UPSTREAM_BUDGET_PER_MIN,
+});

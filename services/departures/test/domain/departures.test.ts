@@ -1,0 +1,419 @@
+import { describe, expect, it } from 'vitest';
+import type { BanState, UpstreamResponse } from '../../src/domain/ban.ts';
+import {
+  type BoardAnswer,
+  type BoardSource,
+  BoardUnavailableError,
+  type DeparturesObserver,
+  type DeparturesOptions,
+  DeparturesService,
+  type RailApi,
+  type UpstreamCallOutcome,
+} from '../../src/domain/departures.ts';
+
+const T0 = Date.parse('2026-03-11T08:00:00.000Z');
+
+type ApiQuery = Parameters<RailApi['getDepartureBoard']>[0];
+type Reply = (query: ApiQuery) => UpstreamResponse | Promise<UpstreamResponse>;
+
+/** A RailApi that records its calls and answers with whatever `reply` says. */
+class FakeRailApi implements RailApi {
+  readonly calls: ApiQuery[] = [];
+  reply: Reply = (query) => boardResponse(query.crs);
+
+  async getDepartureBoard(query: ApiQuery): Promise<UpstreamResponse> {
+    this.calls.push(query);
+    return this.reply(query);
+  }
+}
+
+class RecordingObserver implements DeparturesObserver {
+  readonly lookups: string[] = [];
+  readonly upstream: { outcome: UpstreamCallOutcome; detail: string }[] = [];
+  readonly bansStarted: { ban: BanState; announced: boolean }[] = [];
+  readonly bansEnded: BanState[] = [];
+  budgetExhaustedCount = 0;
+  coalescedCount = 0;
+  readonly servedLog: { source: BoardSource; ageSeconds: number }[] = [];
+
+  cacheLookup(result: 'hit' | 'miss' | 'stale'): void {
+    this.lookups.push(result);
+  }
+  upstreamCall(outcome: UpstreamCallOutcome, detail: string): void {
+    this.upstream.push({ outcome, detail });
+  }
+  banStarted(ban: BanState, announced: boolean): void {
+    this.bansStarted.push({ ban: { ...ban }, announced });
+  }
+  banEnded(ban: BanState): void {
+    this.bansEnded.push({ ...ban });
+  }
+  budgetExhausted(): void {
+    this.budgetExhaustedCount += 1;
+  }
+  coalesced(): void {
+    this.coalescedCount += 1;
+  }
+  served(source: BoardSource, ageSeconds: number): void {
+    this.servedLog.push({ source, ageSeconds });
+  }
+}
+
+function boardResponse(crs = 'WHP', services = 2): UpstreamResponse {
+  const trainServices = Array.from({ length: services }, (_, i) => ({
+    std: `08:${String(10 + i).padStart(2, '0')}`,
+    etd: 'On time',
+    platform: String(i + 1),
+    destination: [{ locationName: 'Bedford', crs: 'BDM' }],
+  }));
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      generatedAt: '2026-03-11T08:00:00Z',
+      locationName: crs === 'WHP' ? 'West Hampstead Thameslink' : `Station ${crs}`,
+      crs,
+      trainServices: services === 0 ? null : trainServices,
+    }),
+  };
+}
+
+function banned429(retryAfterSeconds: number): UpstreamResponse {
+  return {
+    status: 429,
+    headers: { 'retry-after': String(retryAfterSeconds), 'content-type': 'application/json' },
+    body: JSON.stringify({ error: 'ip_banned', retryAfterSeconds }),
+  };
+}
+
+const defaults: DeparturesOptions = {
+  cacheTtlSeconds: 30,
+  staleMaxAgeSeconds: 600,
+  cacheMaxEntries: 100,
+  budgetCapacity: 100,
+  budgetPerMinute: 600,
+  assumedBanSeconds: 300,
+  detectSilentBans: true,
+  upstreamRows: 20,
+  errorRetryAfterSeconds: 5,
+  banProbeIntervalSeconds: 0,
+};
+
+function setup(options: Partial<DeparturesOptions> = {}) {
+  const api = new FakeRailApi();
+  const observer = new RecordingObserver();
+  const clock = { now: T0 };
+  const service = new DeparturesService(api, observer, { ...defaults, ...options }, () => clock.now);
+  return { api, observer, clock, service };
+}
+
+async function unavailable(promise: Promise<BoardAnswer>): Promise<BoardUnavailableError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof BoardUnavailableError) return error;
+    throw error;
+  }
+  throw new Error('expected BoardUnavailableError, got a board');
+}
+
+/** Lets queued promise callbacks and I/O run, so concurrent callers all reach their await points. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+describe('DeparturesService', () => {
+  it('when a route is asked for the first time, then the board comes from the upstream', async () => {
+    const { api, observer, service } = setup();
+    const answer = await service.getBoard({ crs: 'WHP', rows: 10 });
+    expect(answer.source).toBe('upstream');
+    expect(answer.ageSeconds).toBe(0);
+    expect(answer.fetchedAt).toBe('2026-03-11T08:00:00.000Z');
+    expect(answer.staleReason).toBeUndefined();
+    expect(answer.board.locationName).toBe('West Hampstead Thameslink');
+    expect(answer.board.trainServices).toHaveLength(2);
+    expect(api.calls).toEqual([{ crs: 'WHP', filterCrs: undefined, numRows: 20 }]);
+    expect(observer.lookups).toEqual(['miss']);
+    expect(observer.upstream).toEqual([{ outcome: 'success', detail: 'board' }]);
+    expect(observer.servedLog).toEqual([{ source: 'upstream', ageSeconds: 0 }]);
+  });
+
+  it('when asked again within the TTL, then the board comes from the cache without an upstream call', async () => {
+    const { api, observer, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 10 });
+    clock.now = T0 + 12_000;
+    const answer = await service.getBoard({ crs: 'WHP', rows: 10 });
+    expect(answer.source).toBe('cache');
+    expect(answer.ageSeconds).toBe(12);
+    expect(answer.fetchedAt).toBe('2026-03-11T08:00:00.000Z');
+    expect(api.calls).toHaveLength(1);
+    expect(observer.lookups).toEqual(['miss', 'hit']);
+  });
+
+  it('when fewer rows are asked than the upstream gave, then trainServices is trimmed to `rows`', async () => {
+    const { service } = setup();
+    const first = await service.getBoard({ crs: 'WHP', rows: 1 });
+    expect(first.board.trainServices).toHaveLength(1);
+    // The cached board keeps all rows for callers that want more.
+    const second = await service.getBoard({ crs: 'WHP', rows: 5 });
+    expect(second.source).toBe('cache');
+    expect(second.board.trainServices).toHaveLength(2);
+  });
+
+  it('when a destination filter is given, then it is passed on and cached under its own key', async () => {
+    const { api, service } = setup();
+    await service.getBoard({ crs: 'WHP', to: 'STP', rows: 3 });
+    const unfiltered = await service.getBoard({ crs: 'WHP', rows: 3 });
+    expect(unfiltered.source).toBe('upstream');
+    expect(api.calls).toEqual([
+      { crs: 'WHP', filterCrs: 'STP', numRows: 20 },
+      { crs: 'WHP', filterCrs: undefined, numRows: 20 },
+    ]);
+  });
+
+  describe('when the upstream bans this replica', () => {
+    it('then stale boards are served, the upstream is left alone until the ban ends, and a probe ends it', async () => {
+      const { api, observer, clock, service } = setup();
+      await service.getBoard({ crs: 'WHP', rows: 10 });
+
+      // After the TTL, the refresh is answered with a ban.
+      clock.now = T0 + 40_000;
+      api.reply = () => banned429(60);
+      const during = await service.getBoard({ crs: 'WHP', rows: 10 });
+      expect(during.source).toBe('stale');
+      expect(during.staleReason).toBe('banned');
+      expect(during.ageSeconds).toBe(40);
+      expect(during.board.trainServices).toHaveLength(2);
+      expect(api.calls).toHaveLength(2);
+      expect(service.ban()).toEqual({ style: 'http-429', since: T0 + 40_000, until: T0 + 100_000 });
+      expect(observer.upstream.at(-1)).toEqual({ outcome: 'banned', detail: 'http-429' });
+      expect(observer.bansStarted).toEqual([
+        { ban: { style: 'http-429', since: T0 + 40_000, until: T0 + 100_000 }, announced: true },
+      ]);
+
+      // During the ban: stale from cache, no upstream call, no second ban start.
+      clock.now = T0 + 70_000;
+      const again = await service.getBoard({ crs: 'WHP', rows: 10 });
+      expect(again).toMatchObject({ source: 'stale', staleReason: 'banned', ageSeconds: 70 });
+      clock.now = T0 + 99_999;
+      await service.getBoard({ crs: 'WHP', rows: 10 });
+      expect(api.calls).toHaveLength(2);
+      expect(observer.bansStarted).toHaveLength(1);
+      expect(observer.bansEnded).toHaveLength(0);
+
+      // At `until` the ban is over: the next request probes the upstream once and gets a board.
+      clock.now = T0 + 100_000;
+      expect(service.ban()).toBeUndefined();
+      api.reply = (query) => boardResponse(query.crs);
+      const after = await service.getBoard({ crs: 'WHP', rows: 10 });
+      expect(after.source).toBe('upstream');
+      expect(after.ageSeconds).toBe(0);
+      expect(api.calls).toHaveLength(3);
+      expect(service.ban()).toBeUndefined();
+      expect(observer.bansEnded).toEqual([{ style: 'http-429', since: T0 + 40_000, until: T0 + 100_000 }]);
+
+      // And the fresh board is cached again.
+      clock.now = T0 + 110_000;
+      expect((await service.getBoard({ crs: 'WHP', rows: 10 })).source).toBe('cache');
+      expect(api.calls).toHaveLength(3);
+    });
+
+    it('then a route never seen before fails with reason banned and the remaining ban as retry-after', async () => {
+      const { api, clock, service } = setup();
+      api.reply = () => banned429(60);
+      await unavailable(service.getBoard({ crs: 'WHP', rows: 10 }));
+      expect(api.calls).toHaveLength(1);
+
+      clock.now = T0 + 15_000;
+      const error = await unavailable(service.getBoard({ crs: 'KGX', rows: 10 }));
+      expect(error.reason).toBe('banned');
+      expect(error.retryAfterSeconds).toBe(45);
+      expect(error.bannedUntil).toBe(T0 + 60_000);
+      expect(api.calls).toHaveLength(1);
+    });
+
+    it('then the retry-after is rounded up to whole seconds', async () => {
+      const { api, clock, service } = setup();
+      api.reply = () => banned429(60);
+      await unavailable(service.getBoard({ crs: 'WHP', rows: 10 }));
+      clock.now = T0 + 15_400;
+      const error = await unavailable(service.getBoard({ crs: 'KGX', rows: 10 }));
+      expect(error.retryAfterSeconds).toBe(45);
+    });
+
+    it('then a probe that is banned again starts a new ban with a new expiry', async () => {
+      const { api, observer, clock, service } = setup();
+      api.reply = () => banned429(60);
+      await unavailable(service.getBoard({ crs: 'WHP', rows: 10 }));
+      clock.now = T0 + 60_000;
+      api.reply = () => banned429(120);
+      const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 10 }));
+      expect(error.reason).toBe('banned');
+      expect(error.bannedUntil).toBe(T0 + 180_000);
+      expect(api.calls).toHaveLength(2);
+      expect(service.ban()).toEqual({ style: 'http-429', since: T0 + 60_000, until: T0 + 180_000 });
+      // The first ban was never ended by a board, so no banEnded; the re-ban counts as a new ban.
+      expect(observer.bansStarted.map((b) => b.ban.until)).toEqual([T0 + 60_000, T0 + 180_000]);
+      expect(observer.bansEnded).toEqual([]);
+    });
+
+    it('then an empty board where there were trains is taken as a silent ban', async () => {
+      const { api, observer, clock, service } = setup();
+      await service.getBoard({ crs: 'WHP', rows: 10 });
+      clock.now = T0 + 31_000;
+      api.reply = (query) => boardResponse(query.crs, 0);
+      const answer = await service.getBoard({ crs: 'WHP', rows: 10 });
+      expect(answer).toMatchObject({ source: 'stale', staleReason: 'banned' });
+      expect(answer.board.trainServices).toHaveLength(2);
+      expect(service.ban()).toEqual({ style: 'silent-empty', since: T0 + 31_000, until: T0 + 331_000 });
+      expect(observer.bansStarted).toEqual([
+        { ban: { style: 'silent-empty', since: T0 + 31_000, until: T0 + 331_000 }, announced: false },
+      ]);
+    });
+  });
+
+  it('when 20 callers ask for a new route at once, then one upstream call serves them all (19 coalesced)', async () => {
+    const { api, observer, service } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api.reply = async (query) => {
+      await gate;
+      return boardResponse(query.crs);
+    };
+    const answers = Array.from({ length: 20 }, () => service.getBoard({ crs: 'WHP', rows: 1 }));
+    for (let i = 0; i < 5; i += 1) await settle();
+    expect(api.calls).toHaveLength(1);
+    release();
+    const results = await Promise.all(answers);
+    expect(api.calls).toHaveLength(1);
+    expect(observer.coalescedCount).toBe(19);
+    for (const answer of results) {
+      expect(answer.source).toBe('upstream');
+      expect(answer.board.trainServices).toHaveLength(1);
+    }
+  });
+
+  it('when the call budget is spent, then a new route fails with budget_exhausted and no upstream call', async () => {
+    const { api, observer, service } = setup({ budgetCapacity: 2, budgetPerMinute: 0.001 });
+    expect((await service.getBoard({ crs: 'WHP', rows: 5 })).source).toBe('upstream');
+    expect((await service.getBoard({ crs: 'KGX', rows: 5 })).source).toBe('upstream');
+    const error = await unavailable(service.getBoard({ crs: 'STP', rows: 5 }));
+    expect(error.reason).toBe('budget_exhausted');
+    expect(error.retryAfterSeconds).toBeGreaterThan(60);
+    expect(api.calls.map((c) => c.crs)).toEqual(['WHP', 'KGX']);
+    expect(observer.budgetExhaustedCount).toBe(1);
+    // Cached routes are still served without spending budget.
+    expect((await service.getBoard({ crs: 'WHP', rows: 5 })).source).toBe('cache');
+  });
+
+  it('when the budget is spent and a stale board exists, then the stale board is served', async () => {
+    const { api, clock, service } = setup({ budgetCapacity: 1, budgetPerMinute: 0.001 });
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 45_000;
+    const answer = await service.getBoard({ crs: 'WHP', rows: 5 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'budget_exhausted', ageSeconds: 45 });
+    expect(api.calls).toHaveLength(1);
+  });
+
+  it('when the only board is older than staleMaxAgeSeconds, then it is not served and the call fails', async () => {
+    const { api, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 20_000;
+    api.reply = () => banned429(3_600);
+    // A 20 s old board is within the TTL: no upstream call yet.
+    expect((await service.getBoard({ crs: 'WHP', rows: 5 })).source).toBe('cache');
+    clock.now = T0 + 40_000;
+    expect((await service.getBoard({ crs: 'WHP', rows: 5 })).source).toBe('stale');
+    clock.now = T0 + 601_000;
+    const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    expect(error.reason).toBe('banned');
+    expect(error.retryAfterSeconds).toBe(3_600 - 561);
+  });
+
+  it('when the board ages past staleMaxAgeSeconds while the upstream call runs, then it is not served', async () => {
+    const { api, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 590_000;
+    api.reply = () => {
+      clock.now = T0 + 605_000;
+      throw Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
+    };
+    const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    expect(error.reason).toBe('upstream_error');
+    expect(error.retryAfterSeconds).toBe(5);
+  });
+
+  it('when the upstream times out and a stale board exists, then it is served as stale upstream_error', async () => {
+    const { api, observer, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 45_000;
+    api.reply = () => {
+      throw Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' });
+    };
+    const answer = await service.getBoard({ crs: 'WHP', rows: 5 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'upstream_error', ageSeconds: 45 });
+    expect(observer.upstream.at(-1)).toEqual({
+      outcome: 'timeout',
+      detail: 'The operation was aborted due to timeout',
+    });
+    expect(service.ban()).toBeUndefined();
+    // An error is not a ban: the next request asks the upstream again.
+    api.reply = (query) => boardResponse(query.crs);
+    expect((await service.getBoard({ crs: 'WHP', rows: 5 })).source).toBe('upstream');
+    expect(api.calls).toHaveLength(3);
+  });
+
+  it('when the upstream fails on a route with no board, then it throws upstream_error with errorRetryAfterSeconds', async () => {
+    const { api, observer, service } = setup({ errorRetryAfterSeconds: 7 });
+    api.reply = () => ({ status: 500, headers: {}, body: 'Internal Server Error' });
+    const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    expect(error.reason).toBe('upstream_error');
+    expect(error.retryAfterSeconds).toBe(7);
+    expect(observer.upstream).toEqual([{ outcome: 'error', detail: 'status_500' }]);
+    expect(service.ban()).toBeUndefined();
+  });
+
+  it('when the upstream connection fails, then the observer records an error, not a timeout', async () => {
+    const { api, observer, service } = setup();
+    api.reply = () => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
+    const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    expect(error.reason).toBe('upstream_error');
+    expect(observer.upstream).toEqual([{ outcome: 'error', detail: 'connect ECONNREFUSED' }]);
+  });
+
+  it('when banned and the probe interval has passed, then one probe asks the upstream and ends a ban lifted early', async () => {
+    const { api, clock, observer, service } = setup({ banProbeIntervalSeconds: 60 });
+    api.reply = () => banned429(3_600);
+    await unavailable(service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 }));
+    expect(service.ban()).toBeDefined();
+    expect(await service.probeBan()).toBe('not-due');
+    expect(api.calls).toHaveLength(1);
+
+    clock.now += 61_000;
+    expect(await service.probeBan()).toBe('still-banned');
+    expect(api.calls).toHaveLength(2);
+    expect(api.calls[1]).toMatchObject({ crs: 'WHP', filterCrs: 'LTN' });
+    expect(await service.probeBan()).toBe('not-due');
+
+    api.reply = (query) => boardResponse(query.crs);
+    clock.now += 61_000;
+    expect(await service.probeBan()).toBe('ban-over');
+    expect(service.ban()).toBeUndefined();
+    expect(observer.bansEnded).toHaveLength(1);
+    expect(await service.probeBan()).toBe('not-banned');
+    expect((await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 })).source).toBe('cache');
+  });
+
+  it('when the probe interval is 0, then a ban is waited out without probing', async () => {
+    const { api, clock, service } = setup({ banProbeIntervalSeconds: 0 });
+    api.reply = () => banned429(3_600);
+    await unavailable(service.getBoard({ crs: 'WHP', rows: 10 }));
+    clock.now += 3_000_000;
+    expect(await service.probeBan()).toBe('not-due');
+    expect(api.calls).toHaveLength(1);
+  });
+});
