@@ -1,0 +1,17 @@
+export {
+  type LogLine,
+  REPO_ROOT,
+  type ServiceProcess,
+  type StartOptions,
+  startService,
+  waitFor,
+} from './process.ts';
+export {
+  canBind,
+  DEFAULT_PORTS,
+  REPLICA_ADDRESSES,
+  type Stack,
+  type StackOptions,
+  type StackPorts,
+  startStack,
+} from './stack.ts';

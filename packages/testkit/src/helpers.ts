@@ -1,0 +1,32 @@
+/** Minutes to shift rail-sim's clock (SIM_TIME_OFFSET_MIN) so its boards show `hour`:00 London time. */
+export function simOffsetToLondonHour(hour: number, now = new Date()): number {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/London',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(now);
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const minutes = get('hour') * 60 + get('minute');
+  return (((hour * 60 - minutes) % 1440) + 1440) % 1440;
+}
+
+/** Reads one sample from Prometheus text, matching the metric name and every given label. */
+export function metricValue(
+  text: string,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const labelPart = line.slice(name.length).match(/^\{([^}]*)\}/)?.[1] ?? '';
+    if (Object.entries(labels).every(([k, v]) => labelPart.includes(`${k}="${v}"`))) {
+      const value = line
+        .slice(name.length + (labelPart ? labelPart.length + 2 : 0))
+        .trim()
+        .split(' ')[0];
+      return Number(value);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,12 @@
+export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
+export { metricValue, simOffsetToLondonHour } from './helpers.ts';
+export {
+  freePort,
+  type NativeProcess,
+  type PrometheusInstance,
+  runTool,
+  type ScrapeTarget,
+  startPrometheus,
+} from './native.ts';
+export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp.ts';
+export { findTool } from './tools.ts';
