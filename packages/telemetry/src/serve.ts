@@ -61,7 +61,6 @@ export async function serve(app: Express, options: ServeOptions): Promise<Runnin
   });
   const port = (server.address() as AddressInfo).port;
   health.markStarted();
-  logger.info('listening', { port, host: options.host });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
@@ -89,6 +88,9 @@ export async function serve(app: Express, options: ServeOptions): Promise<Runnin
       void shutdown(signal).then(() => process.exit(0));
     });
   }
+  // Only now say so: a supervisor that reacts to this line with SIGTERM must find the handlers
+  // installed (before them, SIGTERM's default action kills the process without a drain).
+  logger.info('listening', { port, host: options.host });
   return { server, port, url: `http://${options.host}:${port}`, shutdown };
 }
 
