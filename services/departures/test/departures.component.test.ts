@@ -109,11 +109,14 @@ describe('GET /departures/:crs', () => {
     const before = metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' }) ?? 0;
     const coalescedBefore =
       metricValue(await metrics(departures), 'departures_coalesced_requests_total') ?? 0;
+    // Hold the one upstream call open long enough that the callers surely overlap it, even on a
+    // busy machine where 20 requests could otherwise trickle in after a 20 ms call had finished.
+    expect((await admin('/admin/faults', 'POST', { latencyMs: 1_000 })).status).toBe(200);
     const answers = await Promise.all(
       Array.from({ length: 20 }, () =>
         fetch(`${departures.url}/departures/HPD?to=BDM`).then((r) => r.json() as Promise<BoardAnswer>),
       ),
-    );
+    ).finally(() => admin('/admin/faults', 'DELETE'));
     // Callers that arrive after the one call finished find its board in the cache.
     expect(answers.every((a) => a.source === 'upstream' || a.source === 'cache')).toBe(true);
     expect(metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' })).toBe(before + 1);
