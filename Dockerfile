@@ -1,0 +1,73 @@
+# syntax=docker/dockerfile:1
+# One recipe for every Failway service; SERVICE picks which one:
+#   docker build --build-arg SERVICE=gateway -t ghcr.io/failway/gateway:0.1.0 .
+# compose.yaml builds each service this way, with versions from .env.
+#
+# The runtime stage holds compiled JavaScript (dist/), production dependencies, and the service's
+# static files (gateway public/, route-config config/) — no TypeScript sources, declarations,
+# source maps or tests. Workspace packages resolve to dist/ there because their "exports" fall
+# through to "default" when the `source` condition is not given, which only development sets.
+
+ARG NODE_VERSION=24.21.0
+
+FROM node:${NODE_VERSION}-bookworm-slim AS manifests
+WORKDIR /app
+# npm ci checks the lockfile against every workspace, so all their manifests come along.
+COPY package.json package-lock.json ./
+COPY packages/telemetry/package.json packages/telemetry/
+COPY packages/stack/package.json packages/stack/
+COPY packages/testkit/package.json packages/testkit/
+COPY services/rail-sim/package.json services/rail-sim/
+COPY services/route-config/package.json services/route-config/
+COPY services/departures/package.json services/departures/
+COPY services/gateway/package.json services/gateway/
+
+FROM manifests AS build
+ARG SERVICE
+RUN test -n "${SERVICE}" || (echo 'build with --build-arg SERVICE=<rail-sim|route-config|departures|gateway>' >&2; exit 1)
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY tsconfig.base.json ./
+COPY packages/telemetry/ packages/telemetry/
+COPY services/${SERVICE}/ services/${SERVICE}/
+# tsc -b follows the project reference to packages/telemetry. The output tree /out is exactly what
+# the runtime stage gets: manifests, dist/ without declarations, and the service's data folders.
+RUN npx tsc -b "services/${SERVICE}" \
+  && mkdir -p "/out/packages/telemetry" "/out/services/${SERVICE}" \
+  && for dir in packages/telemetry "services/${SERVICE}"; do \
+       cp "${dir}/package.json" "/out/${dir}/" && cp -R "${dir}/dist" "/out/${dir}/"; \
+     done \
+  && for data in public config; do \
+       if [ -d "services/${SERVICE}/${data}" ]; then cp -R "services/${SERVICE}/${data}" "/out/services/${SERVICE}/"; fi; \
+     done \
+  && find /out -name '*.d.ts' -delete -o -name '*.map' -delete -o -name '*.tsbuildinfo' -delete \
+  && cp package.json /out/
+
+FROM manifests AS prod-deps
+ARG SERVICE
+# Only this service's production dependencies (and those of the workspace packages it uses).
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace "services/${SERVICE}" --no-audit --no-fund
+
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ARG SERVICE
+ARG VERSION=0.1.0
+# tini is PID 1: it forwards SIGTERM to node (graceful shutdown) and reaps zombies. npm is not
+# needed to run a service, so it leaves the image.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    SERVICE_VERSION=${VERSION}
+WORKDIR /app
+# Owned by root and read-only to the `node` user the process runs as.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /out/ ./
+WORKDIR /app/services/${SERVICE}
+USER node
+LABEL org.opencontainers.image.title="failway-${SERVICE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.source="https://github.com/failway/failway"
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# The same command as `npm run start:dist`: telemetry is loaded before the app so that
+# OpenTelemetry patches express, http, undici and winston before they are imported.
+CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]
