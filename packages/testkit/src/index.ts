@@ -1,4 +1,5 @@
 export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
+export { findCollector } from './collector.ts';
 export { metricValue, simOffsetToLondonHour } from './helpers.ts';
 export {
   freePort,
