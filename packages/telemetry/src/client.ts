@@ -67,7 +67,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const started = process.hrtime.bigint();
       let statusLabel = 'error';
       try {
-        const res = await undiciRequest(new URL(path, options.baseUrl), {
+        const res = await undiciRequest(resolveUrl(options.baseUrl, path), {
           method,
           headers,
           signal,
@@ -89,4 +89,15 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     },
     close: () => agent.close(),
   };
+}
+
+/**
+ * `path` below the base URL's own path: `https://api.example/rail` + `/LDBWS/x` is
+ * `https://api.example/rail/LDBWS/x`, where `new URL(path, base)` would drop `/rail` (real APIs
+ * are often served under a product path prefix).
+ */
+export function resolveUrl(baseUrl: string, path: string): URL {
+  const base = new URL(baseUrl);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  return new URL(path.replace(/^\/+/, ''), base);
 }

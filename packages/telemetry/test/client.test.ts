@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, errorKind, type HttpClient } from '../src/client.ts';
+import { createHttpClient, errorKind, type HttpClient, resolveUrl } from '../src/client.ts';
 import { requestContext } from '../src/context.ts';
 import { createMetrics, render, type ServiceMetrics } from '../src/metrics.ts';
 
@@ -74,6 +74,17 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
+describe('resolveUrl', () => {
+  it.each([
+    ['http://127.0.0.1:8090', '/LDBWS/api/x?numRows=2', 'http://127.0.0.1:8090/LDBWS/api/x?numRows=2'],
+    ['http://127.0.0.1:8090/', '/readyz', 'http://127.0.0.1:8090/readyz'],
+    ['https://api.example/rail-data', '/LDBWS/api/x', 'https://api.example/rail-data/LDBWS/api/x'],
+    ['https://api.example/rail-data/', 'LDBWS/api/x', 'https://api.example/rail-data/LDBWS/api/x'],
+  ])('when the base is %s and the path %s, then the URL keeps the base path', (base, path, expected) => {
+    expect(resolveUrl(base, path).href).toBe(expected);
+  });
+});
+
 describe('createHttpClient', () => {
   it('when the server answers, then status, headers and body come back', async () => {
     const res = await client().request('/ok?x=1');
@@ -81,6 +92,11 @@ describe('createHttpClient', () => {
     expect(res.headers['x-upstream']).toBe('yes');
     expect(JSON.parse(res.body)).toEqual({ ok: true });
     expect(seen.at(-1)).toMatchObject({ url: '/ok?x=1', method: 'GET' });
+  });
+
+  it('when the base URL has a path, then requests go below it (an API under a product prefix)', async () => {
+    await client({ baseUrl: `${baseUrl}/rail-data` }).request('/ok?x=1');
+    expect(seen.at(-1)).toMatchObject({ url: '/rail-data/ok?x=1' });
   });
 
   it('when called inside a request context, then the request ID is forwarded as x-request-id', async () => {
