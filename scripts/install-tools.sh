@@ -72,6 +72,23 @@ install_k6() {
   log "$(k6 version 2>/dev/null | head -1)"
 }
 
+# Kubernetes manifests (k8s/): kustomize renders them (kubectl's built-in one when kubectl is
+# there, else the standalone kustomize built from the Go module proxy) and kube-score lints them.
+# Both binaries are cached outside the clone by version; KUSTOMIZE_BIN and KUBE_SCORE_BIN tell the
+# k8s tests where they are.
+KUSTOMIZE_VERSION=v5.5.0
+KUBE_SCORE_VERSION=v1.20.0
+install_kube_tools() {
+  if ! command -v go >/dev/null; then log "go is needed to build the Kubernetes lint tools"; return 1; fi
+  if ! command -v kubectl >/dev/null; then
+    KUSTOMIZE_BIN="$(bash "${FAILWAY_ROOT}/scripts/build-kube-kustomize.sh" "${KUSTOMIZE_VERSION}")"
+    export KUSTOMIZE_BIN
+  fi
+  KUBE_SCORE_BIN="$(bash "${FAILWAY_ROOT}/scripts/build-kube-score.sh" "${KUBE_SCORE_VERSION}")"
+  export KUBE_SCORE_BIN
+  log "kube-score ${KUBE_SCORE_VERSION} ${KUBE_SCORE_BIN}"
+}
+
 install_node
 if [[ -x "${TOOLS_DIR}/node${NODE_MAJOR}/node_modules/.bin/node" ]]; then
   export PATH="${TOOLS_DIR}/node${NODE_MAJOR}/node_modules/.bin:${PATH}"
@@ -81,5 +98,6 @@ if [[ "${1:-}" == "--all" ]]; then
   install_prometheus_and_syslog
   if [[ -f "${FAILWAY_ROOT}/scripts/build-collector.sh" ]]; then install_collector; fi
   install_k6
+  install_kube_tools
 fi
 log "node $(node --version), npm $(npm --version)"
