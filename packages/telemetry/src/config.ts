@@ -50,3 +50,16 @@ export const telemetryEnvSchema = z.object({
     .describe('Wait between readiness off and closing the listener (Kubernetes: a few seconds).'),
 });
 export type TelemetryEnv = z.infer<typeof telemetryEnvSchema>;
+
+/**
+ * Start-up: runs `load` (which validates the environment, reads files...) and, when it throws,
+ * prints its message (it names the bad variable or file) and exits 1 instead of a stack trace.
+ */
+export async function loadOrExit<T>(load: () => T | Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(1);
+  }
+}

@@ -8,6 +8,7 @@ export {
 } from './client.ts';
 export {
   formatConfigError,
+  loadOrExit,
   optionalString,
   parseEnv,
   portVar,

@@ -1,17 +1,11 @@
-import { createServiceRuntime, type ReadinessState, serve } from '@failway/telemetry';
+import { createServiceRuntime, loadOrExit, type ReadinessState, serve } from '@failway/telemetry';
 import { createObserver } from './adapters/observer.ts';
 import { createRailApi } from './adapters/rail-api.ts';
 import { createApp } from './app.ts';
 import { loadConfig, MAX_ROWS } from './config.ts';
 import { DeparturesService } from './domain/departures.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
-}
+const config = await loadOrExit(loadConfig);
 
 let departures: DeparturesService | undefined;
 const readiness = (): ReadinessState => {

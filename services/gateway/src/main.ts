@@ -1,4 +1,4 @@
-import { createServiceRuntime, serve } from '@failway/telemetry';
+import { createServiceRuntime, loadOrExit, serve } from '@failway/telemetry';
 import { discoverByDns } from './adapters/discovery.ts';
 import { createBoardsObserver } from './adapters/observer.ts';
 import { DeparturesPool } from './adapters/pool.ts';
@@ -8,13 +8,7 @@ import { loadConfig } from './config.ts';
 import { GatewayBoards } from './domain/boards.ts';
 import { LastGoodStore } from './domain/stale-store.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
-}
+const config = await loadOrExit(loadConfig);
 
 const runtime = createServiceRuntime('gateway');
 const { logger, metrics } = runtime;

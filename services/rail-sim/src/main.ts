@@ -1,14 +1,8 @@
-import { createServiceRuntime, serve } from '@failway/telemetry';
+import { createServiceRuntime, loadOrExit, serve } from '@failway/telemetry';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
-}
+const config = await loadOrExit(loadConfig);
 
 const runtime = createServiceRuntime('rail-sim');
 await serve(createApp(runtime, config), {

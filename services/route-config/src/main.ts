@@ -1,23 +1,18 @@
-import { createServiceRuntime, serve } from '@failway/telemetry';
+import { createServiceRuntime, loadOrExit, serve } from '@failway/telemetry';
 import { RoutesFile } from './adapters/routes-file.ts';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 
 const runtime = createServiceRuntime('route-config');
-let config: ReturnType<typeof loadConfig>;
-let routes: RoutesFile;
-try {
-  config = loadConfig();
-  routes = await RoutesFile.open(
+const config = await loadOrExit(loadConfig);
+const routes = await loadOrExit(() =>
+  RoutesFile.open(
     config.ROUTES_FILE,
     { from: config.DEFAULT_FROM, to: config.DEFAULT_TO },
     runtime.logger,
     runtime.metrics,
-  );
-} catch (error) {
-  console.error((error as Error).message);
-  process.exit(1);
-}
+  ),
+);
 routes.watch(config.ROUTES_POLL_MS);
 
 await serve(createApp(runtime, routes), {
