@@ -81,10 +81,14 @@ KUBE_SCORE_VERSION=v1.20.0
 install_kube_tools() {
   if ! command -v go >/dev/null; then log "go is needed to build the Kubernetes lint tools"; return 1; fi
   if ! command -v kubectl >/dev/null; then
-    KUSTOMIZE_BIN="$(bash "${FAILWAY_ROOT}/scripts/build-kube-kustomize.sh" "${KUSTOMIZE_VERSION}")"
+    KUSTOMIZE_BIN="$(bash "${FAILWAY_ROOT}/scripts/go-install-cached.sh" kustomize \
+      sigs.k8s.io/kustomize/kustomize/v5 "${KUSTOMIZE_VERSION}")"
     export KUSTOMIZE_BIN
   fi
-  KUBE_SCORE_BIN="$(bash "${FAILWAY_ROOT}/scripts/build-kube-score.sh" "${KUBE_SCORE_VERSION}")"
+  # kube-score, not kube-linter: the module proxy refuses every kube-linter module (403 "Go module
+  # host not permitted") and it has no npm, PyPI or Debian package (docs/kubernetes.md, "Linting").
+  KUBE_SCORE_BIN="$(bash "${FAILWAY_ROOT}/scripts/go-install-cached.sh" kube-score \
+    github.com/zegl/kube-score/cmd/kube-score "${KUBE_SCORE_VERSION}")"
   export KUBE_SCORE_BIN
   log "kube-score ${KUBE_SCORE_VERSION} ${KUBE_SCORE_BIN}"
 }

@@ -4,10 +4,12 @@
 #   bash scripts/k8s-lint.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-KUBE_SCORE="${KUBE_SCORE_BIN:-$(bash "${ROOT}/scripts/build-kube-score.sh")}"
+KUBE_SCORE="${KUBE_SCORE_BIN:-$(bash "${ROOT}/scripts/go-install-cached.sh" kube-score \
+  github.com/zegl/kube-score/cmd/kube-score v1.20.0)}"
 render() {
   if command -v kubectl >/dev/null; then kubectl kustomize "$1"
-  else "${KUSTOMIZE_BIN:-$(bash "${ROOT}/scripts/build-kube-kustomize.sh")}" build "$1"; fi
+  else "${KUSTOMIZE_BIN:-$(bash "${ROOT}/scripts/go-install-cached.sh" kustomize \
+    sigs.k8s.io/kustomize/kustomize/v5 v5.5.0)}" build "$1"; fi
 }
 ignores="${ROOT}/k8s/kube-score-ignores.yaml"
 ignore_args=()
