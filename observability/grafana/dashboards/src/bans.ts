@@ -1,19 +1,13 @@
-import {
-  type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
-} from '@grafana/grafana-foundation-sdk/dashboard';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   assemble,
-  banAnnotation,
   COLORS,
-  failwayLinks,
+  failwayDashboard,
   prom,
   referenceLines,
   seriesColors,
   stat,
   stateTimeline,
-  TAGS,
   thresholds,
   timeseries,
   valueText,
@@ -23,20 +17,16 @@ import { RATE } from './promql.ts';
 export const BANS_UID = 'failway-bans';
 
 export function bansDashboard(): Dashboard {
-  const builder = new DashboardBuilder('Failway · Ban handling')
-    .uid(BANS_UID)
-    .description(
+  const builder = failwayDashboard({
+    title: 'Failway · Ban handling',
+    uid: BANS_UID,
+    description:
       'How the upstream rail API bans departures replicas, how they detect it and keep serving from ' +
-        'cache, and how the gateway routes around banned replicas.',
-    )
-    .tags(TAGS)
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-3h', to: 'now' })
-    .refresh('30s')
-    .timezone('browser')
-    .link(failwayLinks())
-    .annotation(banAnnotation());
+      'cache, and how the gateway routes around banned replicas.',
+    from: 'now-3h',
+    refresh: '30s',
+    banAnnotation: true,
+  });
 
   return assemble(builder, [
     {

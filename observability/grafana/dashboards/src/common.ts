@@ -28,7 +28,8 @@ import {
   type AnnotationQuery,
   AnnotationQueryBuilder,
   type Dashboard,
-  type DashboardBuilder,
+  DashboardBuilder,
+  DashboardCursorSync,
   DashboardLinkBuilder,
   DashboardLinkType,
   FieldColorBuilder,
@@ -313,6 +314,28 @@ export function firingAlerts(): TablePanel {
     .noValue('No alert is firing')
     .span(24)
     .height(6);
+}
+
+/** What every Failway dashboard shares: tags, shared crosshair, links to the others, the ban annotation. */
+export function failwayDashboard(options: {
+  title: string;
+  uid: string;
+  description: string;
+  from: string;
+  refresh: string;
+  banAnnotation: boolean;
+}): DashboardBuilder {
+  const builder = new DashboardBuilder(options.title)
+    .uid(options.uid)
+    .description(options.description)
+    .tags(TAGS)
+    .editable()
+    .tooltip(DashboardCursorSync.Crosshair)
+    .time({ from: options.from, to: 'now' })
+    .refresh(options.refresh)
+    .timezone('browser')
+    .link(failwayLinks());
+  return options.banAnnotation ? builder.annotation(banAnnotation()) : builder;
 }
 
 /** Links every Failway dashboard to the others, keeping the time range and shared variables. */

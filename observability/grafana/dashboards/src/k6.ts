@@ -1,19 +1,13 @@
-import {
-  type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
-} from '@grafana/grafana-foundation-sdk/dashboard';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   assemble,
-  banAnnotation,
   COLORS,
   ERROR_BUDGET,
-  failwayLinks,
+  failwayDashboard,
   prom,
   seriesColors,
   stat,
   stateTimeline,
-  TAGS,
   thresholdLines,
   thresholds,
   timeseries,
@@ -30,20 +24,16 @@ export const K6_UID = 'failway-k6';
 // start of the run, per tag set (name, method, status, scenario, …), not per interval.
 
 export function k6Dashboard(): Dashboard {
-  const builder = new DashboardBuilder('Failway · k6 load tests')
-    .uid(K6_UID)
-    .description(
+  const builder = failwayDashboard({
+    title: 'Failway · k6 load tests',
+    uid: K6_UID,
+    description:
       'What k6 saw during a load test (pushed by its Prometheus remote-write output) next to what the ' +
-        'gateway measured and how the replicas were banned meanwhile.',
-    )
-    .tags(TAGS)
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-30m', to: 'now' })
-    .refresh('10s')
-    .timezone('browser')
-    .link(failwayLinks())
-    .annotation(banAnnotation());
+      'gateway measured and how the replicas were banned meanwhile.',
+    from: 'now-30m',
+    refresh: '10s',
+    banAnnotation: true,
+  });
 
   return assemble(builder, [
     {

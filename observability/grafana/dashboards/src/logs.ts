@@ -1,24 +1,11 @@
 import {
   type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
   QueryVariableBuilder,
   TextBoxVariableBuilder,
   VariableRefresh,
   VariableSort,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import {
-  assemble,
-  banAnnotation,
-  COLORS,
-  failwayLinks,
-  LOKI,
-  logs,
-  loki,
-  seriesColors,
-  TAGS,
-  timeseries,
-} from './common.ts';
+import { assemble, COLORS, failwayDashboard, LOKI, logs, loki, seriesColors, timeseries } from './common.ts';
 
 export const LOGS_UID = 'failway-logs';
 
@@ -65,20 +52,16 @@ function variables() {
 }
 
 export function logsDashboard(): Dashboard {
-  const builder = new DashboardBuilder('Failway · Logs')
-    .uid(LOGS_UID)
-    .description(
+  const builder = failwayDashboard({
+    title: 'Failway · Logs',
+    uid: LOGS_UID,
+    description:
       'Log lines of every service from Loki, by service and level, narrowed to one request_id or ' +
-        'trace_id. Expand a line for its fields; its trace_id opens the trace in Tempo.',
-    )
-    .tags(TAGS)
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-1h', to: 'now' })
-    .refresh('30s')
-    .timezone('browser')
-    .link(failwayLinks())
-    .annotation(banAnnotation());
+      'trace_id. Expand a line for its fields; its trace_id opens the trace in Tempo.',
+    from: 'now-1h',
+    refresh: '30s',
+    banAnnotation: true,
+  });
   for (const variable of variables()) builder.withVariable(variable);
 
   return assemble(builder, [

@@ -1,19 +1,13 @@
-import {
-  type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
-} from '@grafana/grafana-foundation-sdk/dashboard';
+import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   assemble,
-  banAnnotation,
   COLORS,
   ERROR_BUDGET,
-  failwayLinks,
+  failwayDashboard,
   firingAlerts,
   prom,
   SLO_OBJECTIVE,
   stat,
-  TAGS,
   thresholdLines,
   thresholds,
   timeseries,
@@ -48,20 +42,16 @@ function latencyByService(q: number, percentile: string) {
 }
 
 export function overviewDashboard(): Dashboard {
-  const builder = new DashboardBuilder('Failway · Platform overview')
-    .uid(OVERVIEW_UID)
-    .description(
+  const builder = failwayDashboard({
+    title: 'Failway · Platform overview',
+    uid: OVERVIEW_UID,
+    description:
       'RED metrics per service, the gateway /api/departures SLO (99.5 % non-5xx) and its error budget, ' +
-        'and whether Failway is still answering while the upstream bans replicas.',
-    )
-    .tags(TAGS)
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-1h', to: 'now' })
-    .refresh('30s')
-    .timezone('browser')
-    .link(failwayLinks())
-    .annotation(banAnnotation());
+      'and whether Failway is still answering while the upstream bans replicas.',
+    from: 'now-1h',
+    refresh: '30s',
+    banAnnotation: true,
+  });
 
   return assemble(builder, [
     {

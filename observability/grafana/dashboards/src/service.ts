@@ -1,7 +1,5 @@
 import {
   type Dashboard,
-  DashboardBuilder,
-  DashboardCursorSync,
   QueryVariableBuilder,
   VariableRefresh,
   VariableSort,
@@ -10,7 +8,7 @@ import { PanelBuilder as TablePanel } from '@grafana/grafana-foundation-sdk/tabl
 import {
   assemble,
   COLORS,
-  failwayLinks,
+  failwayDashboard,
   LOKI,
   latencyHeatmap,
   logs,
@@ -18,7 +16,6 @@ import {
   PROMETHEUS,
   prom,
   stat,
-  TAGS,
   TEMPO,
   thresholds,
   timeseries,
@@ -66,19 +63,16 @@ function quantiles(by: string, legend: string, matchers: string) {
 }
 
 export function serviceDashboard(): Dashboard {
-  const builder = new DashboardBuilder('Failway · Service detail')
-    .uid(SERVICE_UID)
-    .description(
+  const builder = failwayDashboard({
+    title: 'Failway · Service detail',
+    uid: SERVICE_UID,
+    description:
       "One service's requests, errors and latency by route, the latency heatmap with trace exemplars, " +
-        'its calls to other services, its runtime, and its slow traces and error logs.',
-    )
-    .tags(TAGS)
-    .editable()
-    .tooltip(DashboardCursorSync.Crosshair)
-    .time({ from: 'now-1h', to: 'now' })
-    .refresh('30s')
-    .timezone('browser')
-    .link(failwayLinks());
+      'its calls to other services, its runtime, and its slow traces and error logs.',
+    from: 'now-1h',
+    refresh: '30s',
+    banAnnotation: false,
+  });
   for (const variable of variables()) builder.withVariable(variable);
 
   return assemble(builder, [
