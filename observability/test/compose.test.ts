@@ -404,6 +404,25 @@ describe('compose.yaml', () => {
     expect(COMPOSE.services.prometheus?.command).toEqual(expect.arrayContaining(flags));
   });
 
+  it("hands the load tests' storm settings from the shell to every service that reads them", () => {
+    // The settings docs/load-testing.md tells users to start the compose stack with.
+    const section = read('docs/load-testing.md').split('## Running against compose')[1] ?? '';
+    const command = /```sh\n([A-Z][^`]*?docker compose up -d)/.exec(section)?.[1] ?? '';
+    const settings = Object.fromEntries(
+      [...command.matchAll(/\b([A-Z][A-Z0-9_]+)=(\S+)/g)].map((m) => [m[1], m[2]]),
+    );
+    expect(Object.keys(settings).length).toBeGreaterThanOrEqual(8);
+    const withShell = interpolate(RAW, { ...ENV, ...settings }, new Set());
+    const readers = Object.entries(withShell.services).filter(([, svc]) => svc.build?.args?.SERVICE);
+    for (const [name, value] of Object.entries(settings)) {
+      const wanted = readers.filter(([, svc]) =>
+        read(`services/${svc.build?.args?.SERVICE}/src/config.ts`).includes(`${name}:`),
+      );
+      expect(wanted.length, `no service reads ${name}`).toBeGreaterThan(0);
+      for (const [service, svc] of wanted) expect(svc.environment?.[name], `${service} ${name}`).toBe(value);
+    }
+  });
+
   it('pins the collector, k6 and Node as the native builds and .nvmrc do', () => {
     expect(read('observability/otel-collector/builder-config.yaml')).toContain(
       `otlpreceiver v${ENV.OTELCOL_VERSION}`,
