@@ -129,9 +129,15 @@ export class BanTracker {
     return isNew;
   }
 
-  /** The upstream answered normally. Returns the ban that this ends, if one was recorded. */
-  clear(): BanState | undefined {
+  /**
+   * The upstream answered normally to a call sent at `sentAt`. Returns the ban that this ends, if
+   * one was recorded. An answer to a call sent before the ban began says nothing about the ban
+   * (many calls are in flight at once, and the upstream can answer them out of order), so it
+   * leaves the ban alone.
+   */
+  clear(sentAt: number): BanState | undefined {
     const previous = this.#current;
+    if (previous && sentAt < previous.since) return undefined;
     this.#current = undefined;
     return previous;
   }

@@ -242,9 +242,11 @@ export class DeparturesService {
           case 'board': {
             this.#observer.upstreamCall('success', 'board');
             span.setAttribute('upstream.outcome', 'success');
-            const ended = this.#bans.clear();
-            this.#probeQuery = undefined;
-            if (ended) this.#observer.banEnded(ended);
+            const ended = this.#bans.clear(now);
+            if (ended) {
+              this.#probeQuery = undefined;
+              this.#observer.banEnded(ended);
+            }
             return this.#cache.store(key, outcome.board, this.#clock());
           }
           case 'banned':

@@ -224,7 +224,7 @@ describe('BanTracker', () => {
     const bans = new BanTracker();
     expect(bans.isBanned(NOW)).toBe(false);
     expect(bans.active(NOW)).toBeUndefined();
-    expect(bans.clear()).toBeUndefined();
+    expect(bans.clear(NOW)).toBeUndefined();
   });
 
   it('when banned, then banned until `until` and not at or after it', () => {
@@ -259,12 +259,19 @@ describe('BanTracker', () => {
   it('clear() returns the ban it ends (even an expired one) and leaves nothing behind', () => {
     const bans = new BanTracker();
     bans.ban('silent-empty', NOW + 60_000, NOW);
-    const ended = bans.clear();
+    const ended = bans.clear(NOW + 70_000);
     expect(ended).toEqual({ style: 'silent-empty', since: NOW, until: NOW + 60_000 });
     expect(bans.isBanned(NOW + 1)).toBe(false);
-    expect(bans.clear()).toBeUndefined();
+    expect(bans.clear(NOW + 70_000)).toBeUndefined();
 
     bans.ban('http-429', NOW + 60_000, NOW);
-    expect(bans.clear()).toEqual({ style: 'http-429', since: NOW, until: NOW + 60_000 });
+    expect(bans.clear(NOW)).toEqual({ style: 'http-429', since: NOW, until: NOW + 60_000 });
+  });
+
+  it('when the answer is to a call sent before the ban began, then clear() leaves the ban alone', () => {
+    const bans = new BanTracker();
+    bans.ban('http-429', NOW + 60_000, NOW);
+    expect(bans.clear(NOW - 1)).toBeUndefined();
+    expect(bans.active(NOW + 1)).toEqual({ style: 'http-429', since: NOW, until: NOW + 60_000 });
   });
 });

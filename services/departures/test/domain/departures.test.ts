@@ -172,6 +172,26 @@ describe('DeparturesService', () => {
   });
 
   describe('when the upstream bans this replica', () => {
+    it('then a board answering a call sent before the ban does not end the ban', async () => {
+      const { api, observer, clock, service } = setup();
+      // Call 1 (route WHP) is sent and held; meanwhile call 2 (route SAC) is answered with a ban;
+      // then call 1's board arrives. It was sent before the ban, so it says nothing about it.
+      let release: (r: UpstreamResponse) => void = () => {};
+      api.reply = () => new Promise((resolve) => (release = resolve));
+      const slow = service.getBoard({ crs: 'WHP', rows: 10 });
+      await settle();
+      clock.now = T0 + 100;
+      api.reply = () => banned429(60);
+      await unavailable(service.getBoard({ crs: 'SAC', rows: 10 }));
+      clock.now = T0 + 200;
+      release(boardResponse('WHP'));
+      expect((await slow).source).toBe('upstream');
+
+      expect(service.ban()).toEqual({ style: 'http-429', since: T0 + 100, until: T0 + 60_100 });
+      expect(observer.bansStarted).toHaveLength(1);
+      expect(observer.bansEnded).toHaveLength(0);
+    });
+
     it('then stale boards are served, the upstream is left alone until the ban ends, and a probe ends it', async () => {
       const { api, observer, clock, service } = setup();
       await service.getBoard({ crs: 'WHP', rows: 10 });
