@@ -35,6 +35,15 @@ const schema = z.object({
     .max(60_000)
     .default(3_000)
     .describe('Deadline of one request to a replica.'),
+  STALE_RETRY_WITHIN_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(1_000)
+    .describe(
+      'Ask another replica after a stale answer only when it came within this time (a slow stale answer means a slow upstream).',
+    ),
   HEALTH_CHECK_INTERVAL_MS: z.coerce
     .number()
     .int()

@@ -35,7 +35,11 @@ const boards = new GatewayBoards(
   pool,
   new LastGoodStore({ maxEntries: 1_000, maxAgeSeconds: config.LAST_GOOD_MAX_AGE_S }),
   createBoardsObserver(metrics),
-  { failover: config.FAILOVER, fallbackRetryAfterSeconds: 5 },
+  {
+    failover: config.FAILOVER,
+    fallbackRetryAfterSeconds: 5,
+    staleRetryWithinMs: config.STALE_RETRY_WITHIN_MS,
+  },
 );
 
 await serve(

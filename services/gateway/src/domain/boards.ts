@@ -41,6 +41,13 @@ export interface BoardsOptions {
   failover: boolean;
   /** Retry-After when no replica could answer for another reason than bans. */
   fallbackRetryAfterSeconds: number;
+  /**
+   * A stale answer is worth asking another replica for a fresh one only when it came this fast: a
+   * banned replica answers stale at once, but a slow stale answer means the upstream itself is
+   * slow (it waited out its own timeout), and another replica would make the caller wait as long
+   * again for the same result.
+   */
+  staleRetryWithinMs: number;
 }
 
 /**
@@ -77,6 +84,7 @@ export class GatewayBoards<R extends Replica> {
     const tried = new Set<R>();
     let fallback: GatewayAnswer | undefined;
     const attempts = this.#options.failover ? 2 : 1;
+    const started = this.#clock();
     for (let attempt = 0; attempt < attempts; attempt++) {
       const replica = this.#pool.pick(tried);
       if (!replica) break;
@@ -101,7 +109,7 @@ export class GatewayBoards<R extends Replica> {
       // A stale answer means that replica cannot reach the upstream; another may still can.
       if (answer.staleReason === 'banned') this.#pool.markBanned(replica, undefined);
       if (!fallback || answer.ageSeconds < fallback.ageSeconds) fallback = answer;
-      if (!this.#options.failover) break;
+      if (!this.#options.failover || this.#clock() - started > this.#options.staleRetryWithinMs) break;
     }
     if (fallback) {
       this.#observer.staleServed('replica');
