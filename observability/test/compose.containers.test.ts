@@ -1,11 +1,19 @@
 // The compose stack for real: build the images, start everything, and check what a user checks
 // first — a board through the gateway, Prometheus scraping every service, Grafana showing the
-// dashboards. Needs a Docker engine with the compose plugin; skips with one line without one.
+// dashboards with healthy datasources, and one request followed into Tempo (its trace) and Loki
+// (its log lines) through Grafana. Needs a Docker engine with the compose plugin; skips with one
+// line without one. `npm run test:containers` runs only this file.
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, REPO_ROOT, waitFor } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const PROJECT = 'failway-compose-test';
+const GRAFANA_PASSWORD = 'compose-test-password';
+const DASHBOARD_UIDS = readdirSync(join(REPO_ROOT, 'observability/grafana/dashboards'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.slice(0, -'.json'.length));
 const UP_TIMEOUT_S = 600;
 
 function docker(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 60_000) {
@@ -50,6 +58,7 @@ describe.skipIf(Boolean(reason))('docker compose up', () => {
         FAILWAY_SUBNET: '172.31.90.0/24',
         DEPARTURES_A_IP: '172.31.90.12',
         DEPARTURES_B_IP: '172.31.90.13',
+        GRAFANA_ADMIN_PASSWORD: GRAFANA_PASSWORD,
       };
       urls.gateway = `http://127.0.0.1:${gateway}`;
       urls.grafana = `http://127.0.0.1:${grafana}`;
@@ -114,9 +123,82 @@ describe.skipIf(Boolean(reason))('docker compose up', () => {
     const res = await fetch(`${urls.grafana}/api/search?type=dash-db`);
     expect(res.status).toBe(200);
     const dashboards = (await res.json()) as { uid: string; folderTitle?: string }[];
-    expect(dashboards.length).toBeGreaterThan(0);
+    expect(dashboards.map((d) => d.uid).sort()).toEqual([...DASHBOARD_UIDS].sort());
     expect(dashboards.every((d) => d.folderTitle === 'Failway')).toBe(true);
     const admin = await fetch(`${urls.grafana}/api/admin/settings`);
     expect(admin.status, 'anonymous users are viewers, not admins').not.toBe(200);
   });
+
+  it('has every provisioned datasource healthy', async () => {
+    for (const uid of ['prometheus', 'loki', 'tempo']) {
+      const health = await waitFor(
+        `Grafana datasource ${uid} healthy`,
+        async () => {
+          const res = await grafana(`/api/datasources/uid/${uid}/health`);
+          const body = (await res.json()) as { status?: string; message?: string };
+          return res.ok && body.status === 'OK' ? body : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 2_000 },
+      );
+      expect(health.status, uid).toBe('OK');
+    }
+  });
+
+  it('follows one request into Tempo (its trace) and Loki (its log lines)', async () => {
+    const requestId = `compose-test-${Date.now()}`;
+    const res = await fetch(`${urls.gateway}/api/departures?from=WHP&to=SAC&rows=3`, {
+      headers: { 'X-Request-ID': requestId },
+    });
+    expect(res.status).toBe(200);
+    const traceId = res.headers.get('x-trace-id');
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+
+    // Through Grafana's datasource proxy: Tempo and Loki publish no ports of their own.
+    const services = await waitFor(
+      'the trace in Tempo',
+      async () => {
+        const trace = await grafana(`/api/datasources/proxy/uid/tempo/api/v2/traces/${traceId}`);
+        if (!trace.ok) return undefined;
+        const names = serviceNames(await trace.json());
+        const unique = [...new Set(names)].sort();
+        return ['departures', 'gateway', 'rail-sim'].every((n) => unique.includes(n)) ? unique : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 3_000 },
+    );
+    // route-config joins the trace only when the gateway's station cache is cold (ROUTES_CACHE_S).
+    expect(services).toEqual(expect.arrayContaining(['departures', 'gateway', 'rail-sim']));
+
+    const query = `{service_name="gateway"} | request_id="${requestId}"`;
+    const lines = await waitFor(
+      "the request's log lines in Loki",
+      async () => {
+        const params = new URLSearchParams({ query, since: '15m', limit: '50' });
+        const loki = await grafana(`/api/datasources/proxy/uid/loki/loki/api/v1/query_range?${params}`);
+        if (!loki.ok) return undefined;
+        const body = (await loki.json()) as { data: { result: { values: [string, string][] }[] } };
+        const values = body.data.result.flatMap((r) => r.values.map(([, line]) => line));
+        return values.length > 0 ? values : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 3_000 },
+    );
+    expect(lines.some((l) => l.includes(requestId))).toBe(true);
+  });
+
+  /** Every `service.name` resource attribute in an OTLP-JSON trace, however deep. */
+  function serviceNames(node: unknown): string[] {
+    if (Array.isArray(node)) return node.flatMap(serviceNames);
+    if (!node || typeof node !== 'object') return [];
+    const record = node as { key?: unknown; value?: { stringValue?: unknown } };
+    const own =
+      record.key === 'service.name' && typeof record.value?.stringValue === 'string'
+        ? [record.value.stringValue]
+        : [];
+    return [...own, ...Object.values(node).flatMap(serviceNames)];
+  }
+
+  /** Grafana's API as the admin (datasource health and proxy need more than a viewer). */
+  function grafana(path: string): Promise<Response> {
+    const auth = Buffer.from(`admin:${GRAFANA_PASSWORD}`).toString('base64');
+    return fetch(`${urls.grafana}${path}`, { headers: { authorization: `Basic ${auth}` } });
+  }
 });
