@@ -23,11 +23,12 @@ const ERROR_RATE = config.number('ERROR_RATE', 0.5);
 /**
  * A request that meets the slow upstream waits for the replica's 2 s upstream timeout and gets a
  * stale board; a stale answer that slow is served as it is (the gateway's STALE_RETRY_WITHIN_MS:
- * another replica would wait the same), so the worst case is one timeout, about 2 s. 3 s bounds
- * that; without the timeouts a request would wait the injected 8 s, and with a retry after a slow
- * stale answer about 4 s.
+ * another replica would wait the same), so the worst case is one timeout plus queueing: p99 was
+ * 2.8 s on a busy 2-core CI machine. 4 s leaves room for that and still fails when the gateway
+ * retries after a slow stale answer (two timeouts in a row: p99 4.1-4.3 s measured) or when the
+ * timeouts are gone (the injected 8 s).
  */
-const P99_MS = config.number('P99_MS', 3000);
+const P99_MS = config.number('P99_MS', 4000);
 
 // Seconds: calm, slow upstream, erratic upstream, calm again.
 const T = SHORT
