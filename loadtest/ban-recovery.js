@@ -14,9 +14,8 @@ import {
   catalog,
   otherPairs,
   replicaAddresses,
-  requireClientLimit,
-  requireRailSimAdmin,
-  waitUntilReady,
+  requireBanScenarioTarget,
+  runSeed,
   warmUp,
 } from './lib/target.js';
 
@@ -92,18 +91,14 @@ export const options = {
 };
 
 export function setup() {
-  waitUntilReady(config.baseUrl, 'The gateway');
-  waitUntilReady(config.railsimUrl, 'rail-sim');
-  requireRailSimAdmin();
-  requireClientLimit(RATE * 60 + 120);
+  requireBanScenarioTarget(RATE * 60 + 120);
   const { routes, stations } = catalog();
   warmUp(routes);
-  const seed = Number(__ENV.SEED || Date.now() % 2 ** 31);
   // Routes nobody has asked for in this run; random, so repeated runs against one long-lived
   // stack are unlikely to pick a pair an earlier run made the gateway remember.
   return {
     routes,
-    unseen: otherPairs(stations, routes, seed).slice(0, T.banned * 2 + 10),
+    unseen: otherPairs(stations, routes, runSeed()).slice(0, T.banned * 2 + 10),
     replicas: replicaAddresses(),
   };
 }

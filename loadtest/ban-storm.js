@@ -8,14 +8,7 @@ import { board, checkBoard } from './lib/http.js';
 import { profile } from './lib/profiles.js';
 import { banKey, bans } from './lib/railsim.js';
 import { reportSources, SYSTEM_TAGS, summaryHandler, TREND_STATS } from './lib/summary.js';
-import {
-  catalog,
-  otherPairs,
-  requireClientLimit,
-  requireRailSimAdmin,
-  waitUntilReady,
-  warmUp,
-} from './lib/target.js';
+import { requireBanScenarioTarget, routesUpTo, warmUp } from './lib/target.js';
 
 const ROUTES = config.number('ROUTES', 12);
 const RATE = config.number('RATE', 30);
@@ -50,14 +43,9 @@ export const options = {
 };
 
 export function setup() {
-  waitUntilReady(config.baseUrl, 'The gateway');
-  waitUntilReady(config.railsimUrl, 'rail-sim');
-  requireRailSimAdmin();
   // The stress profile peaks at 1.5x RATE.
-  requireClientLimit(RATE * 1.5 * 60);
-  const { routes: named, stations } = catalog();
-  const seed = Number(__ENV.SEED || Date.now() % 2 ** 31);
-  const routes = [...named, ...otherPairs(stations, named, seed)].slice(0, Math.max(named.length, ROUTES));
+  requireBanScenarioTarget(RATE * 1.5 * 60);
+  const routes = routesUpTo(ROUTES);
   warmUp(routes);
   return { routes, before: bans().history.map(banKey) };
 }

@@ -6,14 +6,7 @@ import { config, SHORT } from './lib/config.js';
 import { board, checkBoard } from './lib/http.js';
 import { clearFaults, setFaults } from './lib/railsim.js';
 import { reportSources, SYSTEM_TAGS, summaryHandler, TREND_STATS } from './lib/summary.js';
-import {
-  catalog,
-  otherPairs,
-  requireClientLimit,
-  requireRailSimAdmin,
-  waitUntilReady,
-  warmUp,
-} from './lib/target.js';
+import { requireBanScenarioTarget, routesUpTo, warmUp } from './lib/target.js';
 
 const RATE = config.number('RATE', 20);
 const ROUTES = config.number('ROUTES', 10);
@@ -79,14 +72,9 @@ export const options = {
 };
 
 export function setup() {
-  waitUntilReady(config.baseUrl, 'The gateway');
-  waitUntilReady(config.railsimUrl, 'rail-sim');
-  requireRailSimAdmin();
-  requireClientLimit(RATE * 60);
+  requireBanScenarioTarget(RATE * 60);
   clearFaults();
-  const { routes: named, stations } = catalog();
-  const seed = Number(__ENV.SEED || Date.now() % 2 ** 31);
-  const routes = [...named, ...otherPairs(stations, named, seed)].slice(0, Math.max(named.length, ROUTES));
+  const routes = routesUpTo(ROUTES);
   warmUp(routes);
   return { routes };
 }

@@ -144,3 +144,25 @@ export function replicaAddresses() {
   const remote = hosts.filter((h) => IPV4.test(h) && !h.startsWith('127.'));
   return remote.length > 0 && remote.length === hosts.length ? remote : config.replicaIps;
 }
+
+/**
+ * setup() of a ban scenario: the gateway and rail-sim are up, rail-sim's admin API takes
+ * ADMIN_TOKEN, and the gateway's per-client limit lets `perMinute` requests through.
+ */
+export function requireBanScenarioTarget(perMinute) {
+  waitUntilReady(config.baseUrl, 'The gateway');
+  waitUntilReady(config.railsimUrl, 'rail-sim');
+  requireRailSimAdmin();
+  requireClientLimit(perMinute);
+}
+
+/** The seed of this run's random choices: SEED, else the clock (repeated runs pick other pairs). */
+export function runSeed() {
+  return Number(__ENV.SEED || Date.now() % 2 ** 31);
+}
+
+/** The target's named routes, topped up with other station pairs to `count`. */
+export function routesUpTo(count) {
+  const { routes: named, stations } = catalog();
+  return [...named, ...otherPairs(stations, named, runSeed())].slice(0, Math.max(named.length, count));
+}
