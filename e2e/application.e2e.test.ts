@@ -1,6 +1,5 @@
-import { connect } from 'node:net';
 import type { Stack } from '@failway/stack';
-import { metricValue, type OtlpReceiver, waitFor } from '@failway/testkit';
+import { metricValue, type OtlpReceiver, rawHttpExchange, waitFor } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { railSimAdmin, startApp, upstreams } from './support.ts';
 
@@ -209,18 +208,10 @@ describe('bad input at the gateway', () => {
   );
 
   it('when a header carries a bare CR, then 400 problem+json, never 5xx', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(stack.gateway.port, '127.0.0.1', () => {
-        socket.write('GET /api/departures?from=WHP&to=LTN HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\rb\r\n\r\n');
-      });
-      let data = '';
-      socket.on('data', (d) => {
-        data += d.toString();
-      });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-      socket.setTimeout(5_000, () => reject(new Error('no answer')));
-    });
+    const raw = await rawHttpExchange(
+      stack.gateway.port,
+      'GET /api/departures?from=WHP&to=LTN HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\rb\r\n\r\n',
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(raw).toContain('application/problem+json');
   });

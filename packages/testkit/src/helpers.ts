@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+
 /** Minutes to shift rail-sim's clock (SIM_TIME_OFFSET_MIN) so its boards show `hour`:00 London time. */
 export function simOffsetToLondonHour(hour: number, now = new Date()): number {
   const parts = new Intl.DateTimeFormat('en-GB', {
@@ -29,4 +31,24 @@ export function metricValue(
     }
   }
   return undefined;
+}
+
+/**
+ * Writes `request` as raw bytes to 127.0.0.1:`port` and resolves with everything the server sends
+ * until it closes the connection (for requests fetch refuses to send, e.g. a CR inside a header).
+ */
+export function rawHttpExchange(port: number, request: string, timeoutMs = 5_000): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    let data = '';
+    socket.on('data', (d) => {
+      data += d.toString();
+    });
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    });
+  });
 }

@@ -1,6 +1,6 @@
 export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
 export { findCollector } from './collector.ts';
-export { metricValue, simOffsetToLondonHour } from './helpers.ts';
+export { metricValue, rawHttpExchange, simOffsetToLondonHour } from './helpers.ts';
 export {
   freePort,
   type NativeProcess,

@@ -1,7 +1,7 @@
-import { connect } from 'node:net';
 import {
   metricValue,
   type OtlpReceiver,
+  rawHttpExchange,
   type ServiceProcess,
   simOffsetToLondonHour,
   startOtlpReceiver,
@@ -323,18 +323,10 @@ describe('bad input', () => {
   });
 
   it('when a header carries a bare CR, then 400 problem+json names the header, never a 5xx', async () => {
-    const raw = await new Promise<string>((resolve, reject) => {
-      const socket = connect(departures.port, '127.0.0.1', () => {
-        socket.write('GET /departures/WHP HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: abc\rdef\r\n\r\n');
-      });
-      let data = '';
-      socket.on('data', (d) => {
-        data += d.toString();
-      });
-      socket.on('end', () => resolve(data));
-      socket.on('error', reject);
-      socket.setTimeout(5_000, () => reject(new Error('no answer within 5 s')));
-    });
+    const raw = await rawHttpExchange(
+      departures.port,
+      'GET /departures/WHP HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-ID: abc\rdef\r\n\r\n',
+    );
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(raw).toContain('application/problem+json');
     expect(raw).toMatch(/X-Request-ID/i);
