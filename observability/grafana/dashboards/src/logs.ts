@@ -15,31 +15,28 @@ export const LOGS_UID = 'failway-logs';
 const STREAMS = '{service_name=~"$service", level=~"$level"}';
 const FILTERS = '| request_id=~".*$request_id.*" | trace_id=~".*$trace_id.*"';
 
-function variables() {
-  return [
-    new QueryVariableBuilder('service')
-      .label('Service')
+/** A multi-value variable over one Loki label's values. */
+function lokiLabelVariable(name: string, label: string, lokiLabel: string): QueryVariableBuilder {
+  return (
+    new QueryVariableBuilder(name)
+      .label(label)
       .datasource(LOKI)
-      .query('label_values(service_name)')
-      .definition('label_values(service_name)')
+      .query(`label_values(${lokiLabel})`)
+      .definition(`label_values(${lokiLabel})`)
       .refresh(VariableRefresh.OnTimeRangeChanged)
       .sort(VariableSort.AlphabeticalAsc)
       .multi(true)
       .includeAll(true)
       // Loki refuses a selector whose matchers all match the empty string: All is `.+`.
       .allValue('.+')
-      .current({ text: 'All', value: '$__all', selected: true }),
-    new QueryVariableBuilder('level')
-      .label('Level')
-      .datasource(LOKI)
-      .query('label_values(level)')
-      .definition('label_values(level)')
-      .refresh(VariableRefresh.OnTimeRangeChanged)
-      .sort(VariableSort.AlphabeticalAsc)
-      .multi(true)
-      .includeAll(true)
-      .allValue('.+')
-      .current({ text: 'All', value: '$__all', selected: true }),
+      .current({ text: 'All', value: '$__all', selected: true })
+  );
+}
+
+function variables() {
+  return [
+    lokiLabelVariable('service', 'Service', 'service_name'),
+    lokiLabelVariable('level', 'Level', 'level'),
     new TextBoxVariableBuilder('request_id')
       .label('request_id')
       .description('X-Request-ID of one request (from a response header, an access line or a span).')
