@@ -9,9 +9,15 @@
 set -euo pipefail
 NAME="$1" PACKAGE="$2" VERSION="$3"
 dir="${FAILWAY_CACHE:-${HOME}/.cache/failway}/${NAME}-${VERSION}"
+mkdir -p "${dir}"
+# Concurrent runs wait for each other; the binary appears only once it is complete.
+exec 9>"${dir}.lock"
+flock 9
 if [[ ! -x "${dir}/${NAME}" ]]; then
   echo "go-install-cached: building ${NAME} ${VERSION} (a minute or two, once)" >&2
-  mkdir -p "${dir}"
-  GOBIN="${dir}" GOFLAGS=-mod=mod go install "${PACKAGE}@${VERSION}" >&2
+  work="$(mktemp -d)"
+  trap 'rm -rf "${work}"' EXIT
+  GOBIN="${work}" GOFLAGS=-mod=mod go install "${PACKAGE}@${VERSION}" >&2
+  mv "${work}/${NAME}" "${dir}/${NAME}"
 fi
 echo "${dir}/${NAME}"

@@ -13,31 +13,25 @@ function executable(path: string | undefined): boolean {
   }
 }
 
-function goAvailable(): boolean {
-  return spawnSync('go', ['version'], { stdio: 'ignore' }).status === 0;
-}
-
 /**
  * The Failway OpenTelemetry Collector binary: `OTELCOL_BIN` (exported by
- * scripts/install-tools.sh --all), else built from the repo's manifest by
- * scripts/build-collector.sh when Go is installed (cached by manifest content; the first build
- * takes minutes). Like {@link findTool}: missing under CI=true is an error, elsewhere the caller
- * skips with `reason`.
+ * scripts/install-tools.sh --all), else the binary scripts/build-collector.sh has already built
+ * from the repo's manifest (cached by manifest content). Tests never build it themselves: a build
+ * takes minutes and two test files building at once would race, so the tools are built before the
+ * tests. Like {@link findTool}: missing under CI=true is an error, elsewhere the caller skips with
+ * `reason`.
  */
 export function findCollector(): { path: string | undefined; reason: string } {
   const fromEnv = process.env.OTELCOL_BIN;
   if (executable(fromEnv)) return { path: fromEnv, reason: '' };
-  let reason =
-    'the OpenTelemetry Collector is not built (set OTELCOL_BIN, or install Go and run scripts/build-collector.sh); skipping';
-  if (goAvailable()) {
-    const build = spawnSync('bash', [resolve(REPO_ROOT, 'scripts/build-collector.sh')], {
-      encoding: 'utf8',
-      timeout: 15 * 60_000,
-    });
-    const path = build.stdout?.trim().split('\n').pop();
-    if (build.status === 0 && executable(path)) return { path, reason: '' };
-    reason = `scripts/build-collector.sh failed (${build.status ?? build.signal}): ${(build.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`;
-  }
+  const cached = spawnSync('bash', [resolve(REPO_ROOT, 'scripts/build-collector.sh'), '--path'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const path = cached.stdout?.trim();
+  if (cached.status === 0 && executable(path)) return { path, reason: '' };
+  const reason =
+    'the OpenTelemetry Collector is not built (run scripts/build-collector.sh or source scripts/install-tools.sh --all, or set OTELCOL_BIN); skipping';
   if (process.env.CI === 'true')
     throw new Error(`the OpenTelemetry Collector is required under CI=true: ${reason}`);
   return { path: undefined, reason };
