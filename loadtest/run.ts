@@ -449,7 +449,24 @@ function table(): void {
   for (const c of checks) out(`  ${c.ok ? 'OK  ' : 'FAIL'} ${c.what}: ${c.detail}`);
 }
 
+/** Every run `npm run test:load` makes, in order; LOAD_SCENARIOS picks a subset by these names. */
+const SCENARIOS = ['ban-storm', 'ban-recovery', 'smoke', 'upstream-chaos', 'control'] as const;
+
 async function main(): Promise<number> {
+  // LOAD_SCENARIOS=ban-storm,control runs a subset while working on one of them; a name that is
+  // not a scenario is an error, never a run of nothing that reports PASSED.
+  const only = (process.env.LOAD_SCENARIOS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const unknown = only.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    out(
+      `test:load FAILED: LOAD_SCENARIOS names ${unknown.map((n) => `'${n}'`).join(', ')}, which ${unknown.length === 1 ? 'is not a scenario' : 'are not scenarios'}; the scenarios are ${SCENARIOS.join(', ')}`,
+    );
+    return 2;
+  }
+  const wanted = (name: (typeof SCENARIOS)[number]) => only.length === 0 || only.includes(name);
   const k6 = findK6();
   const prometheus = findTool('prometheus', 'PROMETHEUS_BIN', [
     '/usr/bin/prometheus',
@@ -468,10 +485,6 @@ async function main(): Promise<number> {
   }
   out(`k6 ${k6.path}, prometheus ${prometheus.path}; summaries in ${OUTPUT}`);
   mkdirSync(OUTPUT, { recursive: true });
-
-  // LOAD_SCENARIOS=ban-storm,control runs a subset while working on one of them.
-  const only = (process.env.LOAD_SCENARIOS ?? '').split(',').filter(Boolean);
-  const wanted = (name: string) => only.length === 0 || only.includes(name);
   const bin = k6.path;
   if (wanted('ban-storm'))
     await withStack('ban-storm', STORM, (stack) => stormWithTelemetry(bin, prometheus.path as string, stack));
@@ -491,7 +504,9 @@ async function main(): Promise<number> {
     );
 
   table();
-  const failures = rows.filter((r) => !r.ok).length + checks.filter((c) => !c.ok).length;
+  const missing = SCENARIOS.filter((name) => wanted(name) && !rows.some((r) => r.run === name));
+  const failures = rows.filter((r) => !r.ok).length + checks.filter((c) => !c.ok).length + missing.length;
+  if (missing.length > 0) out(`  not run: ${missing.join(', ')}`);
   out(
     failures === 0
       ? `\ntest:load PASSED in ${elapsed()}`
