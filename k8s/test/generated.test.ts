@@ -36,6 +36,7 @@ describe.skipIf(!kustomize.path)(
 
     it("one PrometheusRule per rules file, whose groups are the file's groups", () => {
       const rules = byKind(local, 'PrometheusRule');
+      expect(ruleFiles().length).toBeGreaterThan(0);
       expect(rules.length).toBe(ruleFiles().length);
       for (const file of ruleFiles()) {
         const name = `failway-${file
@@ -84,6 +85,7 @@ describe.skipIf(!kustomize.path)(
     it('the k6 Job has every load test script and its lib', () => {
       const { scripts, lib } = k6Files();
       expect(scripts.length).toBeGreaterThan(0);
+      expect(lib.length).toBeGreaterThan(0);
       const data = (name: string) => find(loadtest, 'ConfigMap', name).data ?? {};
       for (const f of scripts) expect(data('k6-scripts')[f.split('/').pop() as string], f).toBe(read(f));
       for (const f of lib) expect(data('k6-lib')[f.split('/').pop() as string], f).toBe(read(f));

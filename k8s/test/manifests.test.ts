@@ -19,7 +19,12 @@ beforeAll(() => {
   for (const dir of RENDERED) rendered.set(dir, render(kustomize.path, dir));
 });
 
-const objectsOf = (dir: string) => rendered.get(dir) ?? [];
+/** The objects `dir` rendered to; never an empty list, so no loop over them can pass vacuously. */
+const objectsOf = (dir: string): K8sObject[] => {
+  const objects = rendered.get(dir) ?? [];
+  if (objects.length === 0) throw new Error(`${dir} rendered no objects`);
+  return objects;
+};
 
 /** Objects of the Prometheus Operator, which kubernetes-models has no schema for. */
 const CRD_CHECKS: Record<string, (o: K8sObject) => string[]> = {
@@ -92,7 +97,9 @@ describe.skipIf(!kustomize.path)('rendered Kubernetes manifests', () => {
     '%s: every container has probes (services), limits, requests and a locked-down securityContext',
     (dir) => {
       const problems: string[] = [];
-      for (const { owner, spec } of podTemplates(objectsOf(dir))) {
+      const templates = podTemplates(objectsOf(dir));
+      expect(templates.length, 'pod templates').toBeGreaterThan(3);
+      for (const { owner, spec } of templates) {
         const where = `${owner.kind}/${owner.metadata.name}`;
         if (spec.securityContext?.runAsNonRoot !== true) problems.push(`${where}: pod runAsNonRoot`);
         if (spec.securityContext?.seccompProfile?.type !== 'RuntimeDefault')
@@ -258,7 +265,9 @@ describe.skipIf(!kustomize.path)('rendered Kubernetes manifests', () => {
       // Made outside git on purpose (overlays/production/kustomization.yaml says how).
       const outOfBand = dir === 'overlays/production' ? new Set(['departures-upstream']) : new Set<string>();
       const missing: string[] = [];
-      for (const { owner, spec } of podTemplates(objects)) {
+      const templates = podTemplates(objects);
+      expect(templates.length, 'pod templates').toBeGreaterThan(3);
+      for (const { owner, spec } of templates) {
         for (const c of spec.containers) {
           for (const e of c.env ?? []) {
             const cm = e.valueFrom?.configMapKeyRef;
@@ -291,7 +300,9 @@ describe.skipIf(!kustomize.path)('rendered Kubernetes manifests', () => {
       c.metadata.name.startsWith('departures-upstream'),
     );
     expect(upstream?.data?.url).toBe('http://rail-sim:8090');
-    for (const s of byKind(objects, 'Secret')) {
+    const secrets = byKind(objects, 'Secret');
+    expect(secrets.length, 'Secrets in the local overlay').toBeGreaterThan(0);
+    for (const s of secrets) {
       const values = Object.values(s.data ?? {}).map((v) => Buffer.from(v, 'base64').toString());
       for (const v of values) expect(v, `Secret ${s.metadata.name}`).toMatch(/demo/);
     }

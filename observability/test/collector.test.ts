@@ -108,6 +108,8 @@ describe('the collector configs and the builder manifest', () => {
 
   it.each(KINDS)('the manifest lists exactly the %s types the two configs use', (kind) => {
     const types = sorted(configs.flatMap(([, config]) => usedIds(config)[kind].map(typeOf)));
+    // Every kind has at least one component, so an unreadable manifest or config cannot pass.
+    expect(types.length, `${kind} used by the configs`).toBeGreaterThan(0);
     expect(manifestTypes(kind)).toEqual(types);
   });
 
@@ -163,6 +165,7 @@ describe.skipIf(!collector.path)('the collector binary', () => {
     const listing = parse(output) as Record<string, { name: string; module: string }[]>;
     for (const kind of KINDS) {
       const built = (listing[kind] ?? []).map((c) => c.module).sort();
+      expect(built.length, `${kind} in the binary`).toBeGreaterThan(0);
       expect(built, `${kind}: rebuild with scripts/build-collector.sh`).toEqual(manifestModules(kind).sort());
       for (const c of listing[kind] ?? []) {
         const module = c.module.split(' ')[0]?.split('/').pop() ?? '';
