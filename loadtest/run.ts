@@ -25,7 +25,7 @@ const RULES_DIR = join(REPO_ROOT, 'observability', 'prometheus', 'rules');
 const K6_TIMEOUT_MS = 180_000;
 /** The whole run, however it goes (target: 8 minutes on 2 cores). */
 const TOTAL_TIMEOUT_MS = 12 * 60_000;
-/** The gateway's availability SLO (observability/prometheus/rules/recording.yml). */
+/** The gateway's availability SLO (observability/prometheus/rules/slo.yml). */
 const SLO_ERROR_BUDGET = 0.005;
 const BAN_DURATION_S = 90;
 

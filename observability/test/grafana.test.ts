@@ -21,7 +21,12 @@ import {
 
 const GENERATOR = resolve(DASHBOARDS_DIR, 'src/generate.ts');
 const PROVISIONING = resolve(REPO_ROOT, 'observability/grafana/provisioning');
-const RECORDING_RULES = resolve(REPO_ROOT, 'observability/prometheus/rules/recording.yml');
+const RULES_DIR = resolve(REPO_ROOT, 'observability/prometheus/rules');
+/** Every rules file, as prometheus.yml loads them (rules/*.yml); the recording rules are among them. */
+const RULE_FILES = readdirSync(RULES_DIR)
+  .filter((f) => f.endsWith('.yml'))
+  .sort()
+  .map((f) => join(RULES_DIR, f));
 const TELEMETRY_DOC = resolve(REPO_ROOT, 'docs/telemetry.md');
 const PINNED = ['prometheus', 'loki', 'tempo'];
 const EXPECTED_UIDS = ['failway-bans', 'failway-k6', 'failway-logs', 'failway-overview', 'failway-service'];
@@ -110,10 +115,10 @@ function knownMetrics(): Set<string> {
     if (type === 'histogram') for (const s of ['_bucket', '_count', '_sum']) known.add(name + s);
     else known.add(name);
   }
-  const rules = parse(readFileSync(RECORDING_RULES, 'utf8')) as {
-    groups: { rules: { record?: string }[] }[];
-  };
-  for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.record) known.add(rule.record);
+  for (const file of RULE_FILES) {
+    const rules = parse(readFileSync(file, 'utf8')) as { groups: { rules: { record?: string }[] }[] };
+    for (const rule of rules.groups.flatMap((g) => g.rules)) if (rule.record) known.add(rule.record);
+  }
   // k6: counters → k6_<name>_total, rates → k6_<name>_rate, gauges → k6_<name>, trends → one gauge
   // per K6_PROMETHEUS_RW_TREND_STATS stat (p(95),p(99),avg → _p95, _p99, _avg).
   for (const name of ['http_reqs', 'iterations', 'data_sent', 'data_received', 'answers'])
@@ -386,7 +391,7 @@ describe.skipIf(!prometheus.path)('dashboard PromQL against a real Prometheus', 
     server = await startPrometheus({
       binary: prometheus.path as string,
       targets: [],
-      ruleFiles: [RECORDING_RULES],
+      ruleFiles: RULE_FILES,
     });
   });
   afterAll(async () => {

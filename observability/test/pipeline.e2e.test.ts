@@ -39,7 +39,7 @@ if (missing) console.warn(missing.reason);
 const ADMIN = 'pipeline-admin-token';
 const SERVICES = ['gateway', 'route-config', 'departures', 'rail-sim'];
 const REQUEST_ID = `pipeline-${randomBytes(6).toString('hex')}`;
-const RULE_FILES = ['recording.yml', 'alerts.yml'].map((f) =>
+const RULE_FILES = ['red.yml', 'slo.yml', 'alerts.yml'].map((f) =>
   resolve(REPO_ROOT, 'observability/prometheus/rules', f),
 );
 

@@ -297,7 +297,7 @@ export function firingAlerts(): TablePanel {
   return new TablePanel()
     .title('Alerts firing now')
     .description(
-      'Alerts Prometheus evaluates as firing right now (observability/prometheus/rules/alerts.yml). ' +
+      'Alerts Prometheus evaluates as firing right now (observability/prometheus/rules/*.yml). ' +
         'Each alert links its runbook in docs/runbooks/<alertname>.md. Pending alerts are not shown.',
     )
     .datasource(PROMETHEUS)

@@ -51,7 +51,7 @@ export function clientQuantile(q: number, by: string, matchers = '', window = RA
 /** The SLO's requests: the gateway's GET /api/departures. */
 export const SLO_MATCHERS = 'service="gateway", route="/api/departures"';
 
-/** Windows recorded in observability/prometheus/rules/recording.yml. */
+/** Windows recorded in observability/prometheus/rules/slo.yml. */
 export type SloWindow = '5m' | '30m' | '1h' | '2h' | '6h' | '1d' | '3d';
 
 /** The recorded 5xx ratio of the SLO's requests over `window` (0 with traffic and no 5xx). */
