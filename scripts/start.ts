@@ -1,5 +1,7 @@
 // npm start: the whole application as local processes, no Docker. Streams every service's logs
 // with its name, prints where everything is, and stops everything gracefully on Ctrl-C.
+// check-node first: on a Node that strips types but is not 24 it says so before anything else.
+import './check-node.mjs';
 import { DEFAULT_PORTS, type LogLine, type Stack, startStack } from '@failway/stack';
 
 const adminToken = process.env.ADMIN_TOKEN || 'dev-admin-token';
@@ -65,6 +67,8 @@ const passThrough = (names: string[]) =>
 
 let stack: Stack | undefined;
 let stopping = false;
+// Ctrl-C while starting aborts the start-up, which stops whatever had already started.
+const startup = new AbortController();
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
@@ -73,8 +77,12 @@ async function stop(code: number): Promise<never> {
   }
   process.exit(code);
 }
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
+const onSignal = () => {
+  if (stack) void stop(0);
+  else startup.abort();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 try {
   stack = await startStack({
@@ -82,6 +90,7 @@ try {
     keepLogs: false,
     onLine: show,
     onNotice: (message) => process.stdout.write(`note: ${message}\n`),
+    signal: startup.signal,
     env: passThrough([
       'LOG_LEVEL',
       'OTEL_EXPORTER_OTLP_ENDPOINT',
@@ -109,9 +118,13 @@ try {
     },
   });
 } catch (error) {
+  // startStack has already stopped whatever it started.
+  if (startup.signal.aborted) {
+    process.stdout.write('\nStopped before start-up finished.\n');
+    process.exit(0);
+  }
   console.error(`Failway could not start: ${(error as Error).message}`);
-  console.error('Is something else listening on ports 8080–8083 or 8090?');
-  await stop(1);
+  process.exit(1);
 }
 process.stdout.write(banner(stack as Stack));
 for (const proc of (stack as Stack).all()) {

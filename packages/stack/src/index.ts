@@ -1,4 +1,6 @@
 export {
+  assertPortFree,
+  bindError,
   type LogLine,
   REPO_ROOT,
   type ServiceProcess,

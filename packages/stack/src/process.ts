@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
+import { createServer } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +21,8 @@ export interface ServiceProcess {
   logs: LogLine[];
   /** Everything else it printed (stderr, non-JSON stdout); the last 200 lines. */
   output: string[];
+  /** The last 30 lines it printed, JSON or not, as printed (for error messages). */
+  recent: string[];
   /** Resolves with the exit code when the process ends, however it ends. */
   exited: Promise<number | null>;
   /** Sends SIGTERM and resolves with the exit code (SIGKILL after `timeoutMs`). */
@@ -32,12 +36,68 @@ export interface StartOptions {
   keepLogs?: boolean;
   /** Called for every line the process prints: parsed JSON log lines, or raw text. */
   onLine?: (label: string, line: LogLine | string) => void;
+  /** Aborting during start-up stops the process and rejects (Ctrl-C while starting). */
+  signal?: AbortSignal;
+}
+
+/** Log levels that hide the "listening" info line (winston: error < warn < info < …). */
+const LEVELS_HIDING_INFO = new Set(['error', 'warn']);
+/** How many lines of a process's output an error message quotes. */
+const TAIL_LINES = 30;
+
+/** The error binding `port` on `host` gives right now, or undefined when it can be bound. */
+export async function bindError(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((resolveError) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolveError(error));
+    server.listen({ port, host, exclusive: true }, () => server.close(() => resolveError(undefined)));
+  });
+}
+
+/** Rejects, naming the port and who wanted it, unless `port` can be bound on `host`. */
+export async function assertPortFree(port: number, host: string, label: string): Promise<void> {
+  const error = await bindError(port, host);
+  if (!error) return;
+  if (error.code === 'EADDRINUSE') {
+    throw new Error(
+      `port ${port} (${label}) is already in use on ${host}; stop what is listening there (find it with: ss -ltnp 'sport = :${port}', or lsof -i :${port})`,
+    );
+  }
+  throw new Error(`port ${port} (${label}) cannot be used on ${host}: ${error.code ?? error.message}`);
+}
+
+/** The address to reach a service listening on `host` (a wildcard listens on loopback too). */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '::1';
+  return host;
+}
+
+const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
+
+/** One GET /healthz without connection reuse: true on 200, false on anything else. */
+function healthy(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveOk) => {
+    const req = httpGet({ host, port, path: '/healthz', agent: false, timeout: 1_000 }, (res) => {
+      res.resume();
+      resolveOk(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolveOk(false));
+  });
 }
 
 /**
  * Starts `services/<name>` as a real process, the way every local run does (TypeScript sources,
- * OpenTelemetry loaded with --import), and waits for its "listening" log line. PORT 0 (the
- * default here) picks a free port.
+ * OpenTelemetry loaded with --import), and resolves once it listens:
+ *
+ * - a fixed PORT is checked to be free first, then polled (GET /healthz) until it answers, so any
+ *   LOG_LEVEL works;
+ * - PORT 0 (the default here: a free port) can only be learned from the service's "listening" log
+ *   line, so a LOG_LEVEL that hides info lines is refused at once.
+ *
+ * If it exits first, times out, or `signal` aborts, the process is stopped and the promise
+ * rejects saying which, with the last lines the process printed.
  */
 export async function startService(
   name: string,
@@ -46,70 +106,150 @@ export async function startService(
 ): Promise<ServiceProcess> {
   const label = options.label ?? name;
   const timeoutMs = options.timeoutMs ?? 20_000;
+  const fullEnv = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env };
+  const fixedPort = Number(fullEnv.PORT);
+  if (!Number.isInteger(fixedPort) || fixedPort < 0 || fixedPort > 65_535) {
+    throw new Error(`${label}: PORT=${fullEnv.PORT} is not a port number (0–65535)`);
+  }
+  if (fixedPort === 0 && LEVELS_HIDING_INFO.has(fullEnv.LOG_LEVEL)) {
+    throw new Error(
+      `${label}: PORT=0 (any free port) is learned from the service's "listening" log line, which LOG_LEVEL=${fullEnv.LOG_LEVEL} hides; give it a fixed PORT, or LOG_LEVEL=info or more verbose`,
+    );
+  }
+  options.signal?.throwIfAborted();
+  if (fixedPort !== 0) await assertPortFree(fixedPort, fullEnv.HOST, label);
+  const host = reachableHost(fullEnv.HOST);
+
   const child = spawn(
     process.execPath,
     ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'],
-    {
-      cwd: resolve(REPO_ROOT, 'services', name),
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { cwd: resolve(REPO_ROOT, 'services', name), env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: LogLine[] = [];
   const output: string[] = [];
+  const tail: string[] = [];
   const keep = options.keepLogs ?? true;
+  let exitSignal: NodeJS.Signals | null = null;
   const exited = new Promise<number | null>((r) =>
-    child.once('exit', (code, signal) => r(code ?? (signal ? 128 : null))),
+    child.once('exit', (code, signal) => {
+      exitSignal = signal;
+      r(code ?? (signal ? 128 : null));
+    }),
   );
+  // 'close' comes after 'exit' once stdout and stderr are drained: the last lines are all in.
+  const closed = new Promise<void>((r) => child.once('close', () => r()));
+  const remember = (line: string) => {
+    tail.push(line);
+    if (tail.length > TAIL_LINES) tail.shift();
+  };
   const raw = (line: string) => {
+    remember(line);
     output.push(line);
     if (output.length > 200) output.shift();
     options.onLine?.(label, line);
   };
-  const listening = new Promise<number>((resolvePort, reject) => {
+  let announcedPort: ((port: number) => void) | undefined;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let parsed: LogLine;
+    try {
+      parsed = JSON.parse(line) as LogLine;
+    } catch {
+      raw(line);
+      return;
+    }
+    remember(line);
+    if (keep) logs.push(parsed);
+    options.onLine?.(label, parsed);
+    if (parsed.message === 'listening' && typeof parsed.port === 'number') announcedPort?.(parsed.port);
+  });
+  createInterface({ input: child.stderr }).on('line', raw);
+
+  const stop = async (stopTimeoutMs = 10_000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return exited;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  const lastOutput = () => (tail.length ? `; its last output:\n${tail.join('\n')}` : ' (it printed nothing)');
+
+  let settled = false;
+  const cleanups: (() => void)[] = [];
+  const port = await new Promise<number>((resolvePort, reject) => {
+    const succeed = (port: number) => {
+      if (settled) return;
+      settled = true;
+      for (const cleanup of cleanups) cleanup();
+      resolvePort(port);
+    };
+    // Failing stops the process first, so that nothing is left behind.
+    const fail = (message: () => string, stopFirst: boolean) => {
+      if (settled) return;
+      settled = true;
+      for (const cleanup of cleanups) cleanup();
+      void (async () => {
+        if (stopFirst) await stop(3_000);
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
+        reject(new Error(message()));
+      })();
+    };
+
     const timer = setTimeout(
-      () => reject(new Error(`${label} did not start within ${timeoutMs} ms:\n${output.join('\n')}`)),
+      () =>
+        fail(
+          () =>
+            `${label} was not ready within ${timeoutMs} ms (${
+              fixedPort === 0
+                ? 'no "listening" log line'
+                : `http://${hostInUrl(host)}:${fixedPort}/healthz did not answer 200`
+            }), so it was stopped${lastOutput()}`,
+          true,
+        ),
       timeoutMs,
     );
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let parsed: LogLine;
-      try {
-        parsed = JSON.parse(line) as LogLine;
-      } catch {
-        raw(line);
-        return;
-      }
-      if (keep) logs.push(parsed);
-      options.onLine?.(label, parsed);
-      if (parsed.message === 'listening' && typeof parsed.port === 'number') {
-        clearTimeout(timer);
-        resolvePort(parsed.port);
-      }
-    });
-    createInterface({ input: child.stderr }).on('line', raw);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${label} exited with ${code} before listening:\n${output.join('\n')}`));
-    });
+    cleanups.push(() => clearTimeout(timer));
+
+    void exited.then((code) =>
+      fail(
+        () =>
+          `${label} exited ${exitSignal ? `on ${exitSignal}` : `with code ${code}`} before it was ready${lastOutput()}`,
+        false,
+      ),
+    );
+
+    if (options.signal) {
+      const onAbort = () => fail(() => `${label}: start-up aborted`, true);
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      cleanups.push(() => options.signal?.removeEventListener('abort', onAbort));
+    }
+
+    if (fixedPort === 0) {
+      announcedPort = succeed;
+    } else {
+      void (async () => {
+        while (!settled) {
+          if ((await healthy(host, fixedPort)) && child.exitCode === null && child.signalCode === null) {
+            succeed(fixedPort);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      })();
+    }
   });
-  const port = await listening;
+  announcedPort = undefined;
   return {
     name,
     label,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${hostInUrl(host)}:${port}`,
     port,
     child,
     logs,
     output,
+    recent: tail,
     exited,
-    async stop(stopTimeoutMs = 10_000) {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
+    stop,
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { type LogLine, type ServiceProcess, startService, waitFor } from './process.ts';
+import { get as httpGet } from 'node:http';
+import { assertPortFree, bindError, type LogLine, type ServiceProcess, startService } from './process.ts';
 
 export interface StackPorts {
   gateway: number;
@@ -33,6 +33,8 @@ export interface StackOptions {
   onLine?: (label: string, line: LogLine | string) => void;
   /** Told when something about the set-up deserves a word (e.g. no loopback aliases). */
   onNotice?: (message: string) => void;
+  /** Aborting during start-up stops what was started and rejects (Ctrl-C while starting). */
+  signal?: AbortSignal;
 }
 
 export interface Stack {
@@ -49,22 +51,66 @@ export interface Stack {
 
 /** Whether this machine can bind `address` (Linux routes all of 127/8; macOS has only 127.0.0.1). */
 export async function canBind(address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(0, address, () => server.close(() => resolve(true)));
+  return (await bindError(0, address)) === undefined;
+}
+
+/** GET /readyz without connection reuse: the status and body, or the connection error. */
+function readyz(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(`${url}/readyz`, { agent: false, timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
+    req.on('error', reject);
   });
 }
 
-async function waitReady(proc: ServiceProcess): Promise<void> {
-  await waitFor(
-    `${proc.label} to be ready`,
-    async () => ((await fetch(`${proc.url}/readyz`)).status === 200 ? true : undefined),
-    {
-      timeoutMs: 20_000,
-      intervalMs: 100,
-    },
-  );
+/** Waits until `proc` answers /readyz with 200; rejects saying why not if it exits or times out. */
+async function waitReady(proc: ServiceProcess, signal?: AbortSignal, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  let exitCode: number | null | undefined;
+  void proc.exited.then((code) => {
+    exitCode = code;
+  });
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    if (exitCode !== undefined || proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      await new Promise((r) => setTimeout(r, 200)); // let the last lines arrive
+      throw new Error(
+        `${proc.label} exited with code ${exitCode ?? proc.child.exitCode} before it was ready; its last output:\n${proc.recent.join('\n')}`,
+      );
+    }
+    try {
+      const { status, body } = await readyz(proc.url);
+      if (status === 200) return;
+      last = `${status} ${body}`;
+    } catch (error) {
+      last = (error as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${proc.label} was not ready within ${timeoutMs} ms (${proc.url}/readyz: ${last})`);
+}
+
+/** Rejects naming every fixed port that is taken (before anything starts, so nothing is left). */
+async function assertPortsFree(wanted: { label: string; port: number; host: string }[]): Promise<void> {
+  const problems: string[] = [];
+  for (const { label, port, host } of wanted) {
+    if (port === 0) continue;
+    try {
+      await assertPortFree(port, host, label);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
 }
 
 /**
@@ -81,7 +127,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const proc = await startService(
       name,
       { ...common, ...env },
-      { label, keepLogs: options.keepLogs ?? true, ...(options.onLine ? { onLine: options.onLine } : {}) },
+      {
+        label,
+        keepLogs: options.keepLogs ?? true,
+        ...(options.onLine ? { onLine: options.onLine } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
     );
     started.push(proc);
     return proc;
@@ -89,6 +140,15 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const stopAll = async () => {
     for (const proc of [...started].reverse()) await proc.stop();
   };
+  const hostFor = (service: keyof NonNullable<StackOptions['serviceEnv']>) =>
+    options.serviceEnv?.[service]?.HOST ?? common.HOST ?? '127.0.0.1';
+  await assertPortsFree([
+    { label: 'rail-sim', port: ports.railSim, host: hostFor('rail-sim') },
+    { label: 'route-config', port: ports.routeConfig, host: hostFor('route-config') },
+    { label: 'departures-a', port: ports.departures[0], host: hostFor('departures') },
+    { label: 'departures-b', port: ports.departures[1], host: hostFor('departures') },
+    { label: 'gateway', port: ports.gateway, host: hostFor('gateway') },
+  ]);
   try {
     const aliases = await Promise.all(REPLICA_ADDRESSES.map(canBind));
     const replicaAddresses = REPLICA_ADDRESSES.map((a, i) => (aliases[i] ? a : null)) as [
@@ -110,7 +170,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       PORT: String(ports.routeConfig),
       ...options.serviceEnv?.['route-config'],
     });
-    const departures = (await Promise.all(
+    // allSettled: when one replica fails, the other is still recorded in `started` and stopped.
+    const replicas = await Promise.allSettled(
       (['a', 'b'] as const).map((suffix, i) =>
         start('departures', `departures-${suffix}`, {
           PORT: String(ports.departures[i]),
@@ -121,8 +182,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           ...options.serviceEnv?.departures,
         }),
       ),
-    )) as [ServiceProcess, ServiceProcess];
-    await Promise.all([railSim, routeConfig, ...departures].map(waitReady));
+    );
+    for (const replica of replicas) if (replica.status === 'rejected') throw replica.reason;
+    const departures = replicas.map((r) => (r as PromiseFulfilledResult<ServiceProcess>).value) as [
+      ServiceProcess,
+      ServiceProcess,
+    ];
+    await Promise.all([railSim, routeConfig, ...departures].map((proc) => waitReady(proc, options.signal)));
     const gateway = await start('gateway', 'gateway', {
       PORT: String(ports.gateway),
       ROUTE_CONFIG_URL: routeConfig.url,
@@ -130,7 +196,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       ADMIN_TOKEN: options.adminToken,
       ...options.serviceEnv?.gateway,
     });
-    await waitReady(gateway);
+    await waitReady(gateway, options.signal);
     return {
       railSim,
       routeConfig,
