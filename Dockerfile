@@ -25,7 +25,11 @@ COPY services/gateway/package.json services/gateway/
 FROM manifests AS build
 ARG SERVICE
 RUN test -n "${SERVICE}" || (echo 'build with --build-arg SERVICE=<rail-sim|route-config|departures|gateway>' >&2; exit 1)
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# --ignore-scripts: the image already has Node 24, so the dev dependency `node` (whose preinstall
+# downloads Node 24 for machines that lack it) must not fetch a second one. No other dependency
+# needs its install script (package.json allowScripts: protobufjs, cpu-features, ssh2 are off).
+# Without its preinstall, npm links no node_modules/.bin/node, so npx uses the image's node.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
 COPY packages/telemetry/ packages/telemetry/
 COPY services/${SERVICE}/ services/${SERVICE}/
@@ -45,7 +49,7 @@ RUN npx tsc -b "services/${SERVICE}" \
 FROM manifests AS prod-deps
 ARG SERVICE
 # Only this service's production dependencies (and those of the workspace packages it uses).
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --workspace "services/${SERVICE}" --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --workspace "services/${SERVICE}" --no-audit --no-fund
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ARG SERVICE

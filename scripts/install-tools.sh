@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Installs the tools the project needs beyond npm packages and puts them on PATH.
 #
-#   source scripts/install-tools.sh          # Node 24 only (enough for npm start)
+#   source scripts/install-tools.sh          # Node 24 on PATH only
 #   source scripts/install-tools.sh --all    # plus everything the tests use (what CI runs)
 #
-# Node 24 LTS comes from the npm package `node@24` (a prebuilt binary inside a registry package)
-# into .tools/, because machines may ship an older Node. System tools come from Debian's packages
+# npm scripts (npm start, npm test) need none of this: npm ci installs Node 24 as the dev
+# dependency `node`, and npm runs every script with node_modules/.bin first on PATH. This puts the
+# same Node (the npm package `node`, a prebuilt binary inside a registry package, at the version
+# package.json pins) into .tools/ and on PATH for running node outside npm scripts, on machines
+# that ship an older Node. System tools come from Debian's packages
 # (apt-get; root or sudo needed). Each step is skipped when the tool is already there.
 set -euo pipefail
 
 FAILWAY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${FAILWAY_ROOT}/.tools"
 NODE_MAJOR=24
+# The exact version package.json's devDependencies pin (falls back to the latest 24).
+NODE_VERSION="$(sed -n 's/^ *"node": "\(24\.[0-9.]*\)",\{0,1\}$/\1/p' "${FAILWAY_ROOT}/package.json" | head -1)"
+NODE_VERSION="${NODE_VERSION:-${NODE_MAJOR}}"
 
 log() { echo "install-tools: $*" >&2; }
 
@@ -20,9 +26,9 @@ install_node() {
   local bin="${prefix}/node_modules/.bin/node"
   if [[ -x "${bin}" ]] && [[ "$("${bin}" --version)" == v${NODE_MAJOR}.* ]]; then return 0; fi
   if command -v node >/dev/null && [[ "$(node --version)" == v${NODE_MAJOR}.* ]]; then return 0; fi
-  log "installing Node ${NODE_MAJOR} from the npm package node@${NODE_MAJOR} into ${prefix}"
+  log "installing Node ${NODE_VERSION} from the npm package node@${NODE_VERSION} into ${prefix}"
   mkdir -p "${prefix}"
-  npm install --prefix "${prefix}" --no-save --no-audit --no-fund --loglevel=error "node@${NODE_MAJOR}" >&2
+  npm install --prefix "${prefix}" --no-save --no-audit --no-fund --loglevel=error "node@${NODE_VERSION}" >&2
   "${bin}" --version >/dev/null
 }
 
