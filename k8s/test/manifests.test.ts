@@ -98,7 +98,7 @@ describe.skipIf(!kustomize.path)('rendered Kubernetes manifests', () => {
     (dir) => {
       const problems: string[] = [];
       const templates = podTemplates(objectsOf(dir));
-      expect(templates.length, 'pod templates').toBeGreaterThan(3);
+      expect(templates.length, 'pod templates').toBeGreaterThan(0);
       for (const { owner, spec } of templates) {
         const where = `${owner.kind}/${owner.metadata.name}`;
         if (spec.securityContext?.runAsNonRoot !== true) problems.push(`${where}: pod runAsNonRoot`);
@@ -266,7 +266,7 @@ describe.skipIf(!kustomize.path)('rendered Kubernetes manifests', () => {
       const outOfBand = dir === 'overlays/production' ? new Set(['departures-upstream']) : new Set<string>();
       const missing: string[] = [];
       const templates = podTemplates(objects);
-      expect(templates.length, 'pod templates').toBeGreaterThan(3);
+      expect(templates.length, 'pod templates').toBeGreaterThan(0);
       for (const { owner, spec } of templates) {
         for (const c of spec.containers) {
           for (const e of c.env ?? []) {
