@@ -14,6 +14,7 @@ FROM node:${NODE_VERSION}-bookworm-slim AS manifests
 WORKDIR /app
 # npm ci checks the lockfile against every workspace, so all their manifests come along.
 COPY package.json package-lock.json ./
+COPY packages/contract/package.json packages/contract/
 COPY packages/telemetry/package.json packages/telemetry/
 COPY packages/stack/package.json packages/stack/
 COPY packages/testkit/package.json packages/testkit/
@@ -31,13 +32,15 @@ RUN test -n "${SERVICE}" || (echo 'build with --build-arg SERVICE=<rail-sim|rout
 # Without its preinstall, npm links no node_modules/.bin/node, so npx uses the image's node.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
+COPY packages/contract/ packages/contract/
 COPY packages/telemetry/ packages/telemetry/
 COPY services/${SERVICE}/ services/${SERVICE}/
-# tsc -b follows the project reference to packages/telemetry. The output tree /out is exactly what
+# tsc -b follows the project references to packages/telemetry and packages/contract (built
+# for every service: the copy below takes both). The output tree /out is exactly what
 # the runtime stage gets: manifests, dist/ without declarations, and the service's data folders.
-RUN npx tsc -b "services/${SERVICE}" \
-  && mkdir -p "/out/packages/telemetry" "/out/services/${SERVICE}" \
-  && for dir in packages/telemetry "services/${SERVICE}"; do \
+RUN npx tsc -b packages/contract "services/${SERVICE}" \
+  && mkdir -p "/out/packages/contract" "/out/packages/telemetry" "/out/services/${SERVICE}" \
+  && for dir in packages/contract packages/telemetry "services/${SERVICE}"; do \
        cp "${dir}/package.json" "/out/${dir}/" && cp -R "${dir}/dist" "/out/${dir}/"; \
      done \
   && for data in public config; do \

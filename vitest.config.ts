@@ -27,6 +27,7 @@ export default defineConfig({
           include: [
             'packages/*/test/**/*.test.ts',
             'services/*/test/domain/**/*.test.ts',
+            'services/*/test/adapters/**/*.test.ts',
             'services/route-config/test/catalog.test.ts',
           ],
           exclude: ['packages/stack/test/**'],

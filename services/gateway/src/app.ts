@@ -1,19 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { createServiceApp, type ServiceRuntime, staticFiles } from '@failway/telemetry';
 import type { Express } from 'express';
-import type { DeparturesPool } from './adapters/pool.ts';
-import type { RouteConfigClient } from './adapters/route-config.ts';
-import type { GatewayBoards } from './domain/boards.ts';
-import type { Replica } from './domain/replicas.ts';
-import { adminRoutes } from './http/admin.ts';
-import { apiRoutes } from './http/api.ts';
+import { createApiObserver } from './adapters/observer.ts';
+import type { CatalogSource } from './adapters/route-config.ts';
+import { adminRoutes, type UpstreamsView } from './http/admin.ts';
+import { apiRoutes, type BoardsApi } from './http/api.ts';
 
 export interface AppDeps {
   runtime: ServiceRuntime;
-  routes: RouteConfigClient;
-  boards: GatewayBoards<Replica>;
-  pool: DeparturesPool;
+  routes: CatalogSource;
+  boards: BoardsApi;
+  pool: UpstreamsView;
   rateLimitPerMinute: number;
+  /** Requests per client IP per minute for routes the gateway holds no board for. */
+  newRoutesPerClientPerMinute: number;
   adminToken: string | undefined;
   trustProxy: string;
 }
@@ -36,7 +36,7 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('Referrer-Policy', 'no-referrer');
         next();
       });
-      apiRoutes(app, deps);
+      apiRoutes(app, { ...deps, observer: createApiObserver(deps.runtime.metrics) });
       if (deps.adminToken) adminRoutes(app, deps.adminToken, deps.pool);
       app.use(staticFiles(PUBLIC_DIR, { index: 'index.html', maxAge: '5m', etag: true }));
     },

@@ -35,6 +35,50 @@ const schema = z.object({
     .max(60_000)
     .default(3_000)
     .describe('Deadline of one request to a replica.'),
+  DEPARTURES_CONNECT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(30_000)
+    .default(1_000)
+    .describe('Deadline for a TCP connection to a replica (board requests and /readyz checks).'),
+  READYZ_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(30_000)
+    .default(1_000)
+    .describe("Deadline of one check of a replica's /readyz; no answer by then counts it down."),
+  BREAKER_ERROR_PERCENT: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(50)
+    .describe(
+      "Share of a replica's requests (percent, over BREAKER_WINDOW_MS) that must fail for its circuit to open. Banned and out-of-budget answers are not failures.",
+    ),
+  BREAKER_VOLUME_THRESHOLD: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(4)
+    .describe('Requests to a replica within BREAKER_WINDOW_MS before its circuit may open at all.'),
+  BREAKER_RESET_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5_000)
+    .describe('How long an open circuit stays open before one trial request (half-open).'),
+  BREAKER_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .max(600_000)
+    .default(10_000)
+    .describe('The rolling window over which the circuit breaker counts failures (10 buckets).'),
   STALE_RETRY_WITHIN_MS: z.coerce
     .number()
     .int()
@@ -72,6 +116,22 @@ const schema = z.object({
     .max(3_600)
     .default(30)
     .describe('How long stations and routes from route-config are used before asking again.'),
+  ROUTE_CONFIG_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(60_000)
+    .default(1_500)
+    .describe('Deadline of one request to route-config.'),
+  ROUTES_RETRY_MAX_S: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3_600)
+    .default(60)
+    .describe(
+      'Longest wait between background refreshes of the catalog while route-config fails (the wait doubles from 1 s up to this); requests are answered from the last catalog meanwhile.',
+    ),
   RATE_LIMIT_PER_MIN: z.coerce
     .number()
     .int()
@@ -79,6 +139,15 @@ const schema = z.object({
     .max(1_000_000)
     .default(300)
     .describe('Requests per client IP per minute to /api.'),
+  NEW_ROUTES_PER_CLIENT_PER_MIN: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(20)
+    .describe(
+      'Board requests per client IP per minute for routes the gateway holds no board for (each may cost the replicas an upstream call, and the upstream bans callers that call too often); more get 429. Routes served before are not counted.',
+    ),
   TRUST_PROXY: z
     .string()
     .default('false')

@@ -1,7 +1,7 @@
 import { createServiceRuntime, loadOrExit, serve } from '@failway/telemetry';
 import { discoverByDns } from './adapters/discovery.ts';
 import { createBoardsObserver } from './adapters/observer.ts';
-import { DeparturesPool } from './adapters/pool.ts';
+import { DeparturesPool, httpTransport } from './adapters/pool.ts';
 import { RouteConfigClient } from './adapters/route-config.ts';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
@@ -16,7 +16,18 @@ const pool = new DeparturesPool({
   urls: config.DEPARTURES_DNS ? [] : config.DEPARTURES_URLS,
   metrics,
   logger,
-  timeoutMs: config.DEPARTURES_TIMEOUT_MS,
+  transport: httpTransport({
+    metrics,
+    timeoutMs: config.DEPARTURES_TIMEOUT_MS,
+    connectTimeoutMs: config.DEPARTURES_CONNECT_TIMEOUT_MS,
+    readyzTimeoutMs: config.READYZ_TIMEOUT_MS,
+  }),
+  breaker: {
+    errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    resetTimeoutMs: config.BREAKER_RESET_MS,
+    rollingWindowMs: config.BREAKER_WINDOW_MS,
+  },
   checkIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
   ejectSeconds: config.EJECT_S,
   failover: config.FAILOVER,
@@ -28,6 +39,8 @@ pool.start();
 const routes = new RouteConfigClient({
   baseUrl: config.ROUTE_CONFIG_URL,
   ttlSeconds: config.ROUTES_CACHE_S,
+  timeoutMs: config.ROUTE_CONFIG_TIMEOUT_MS,
+  retryMaxMs: config.ROUTES_RETRY_MAX_S * 1000,
   metrics,
   logger,
 });
@@ -49,6 +62,7 @@ await serve(
     boards,
     pool,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MIN,
+    newRoutesPerClientPerMinute: config.NEW_ROUTES_PER_CLIENT_PER_MIN,
     adminToken: config.ADMIN_TOKEN,
     trustProxy: config.TRUST_PROXY,
   }),
@@ -69,6 +83,8 @@ logger.info('gateway ready', {
   departures: config.DEPARTURES_DNS ?? config.DEPARTURES_URLS,
   route_config: config.ROUTE_CONFIG_URL,
   failover: config.FAILOVER,
+  new_routes_per_client_per_min: config.NEW_ROUTES_PER_CLIENT_PER_MIN,
   admin_api: config.ADMIN_TOKEN ? 'enabled' : 'disabled',
 });
-if (!config.FAILOVER) logger.warn('FAILOVER=off: no ban-aware routing, no retries, no last good boards');
+if (!config.FAILOVER)
+  logger.warn('FAILOVER=off: plain round robin, no ban-aware routing, no retries, no last good boards');

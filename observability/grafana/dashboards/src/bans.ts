@@ -312,6 +312,41 @@ export function bansDashboard(): Dashboard {
           ],
           { bars: true, min: 0 },
         ),
+        seriesColors(
+          timeseries(
+            {
+              title: 'Affinity misses by reason',
+              description:
+                "Boards served per second by a replica other than the route's owner " +
+                '(gateway_affinity_misses_total), by why the owner did not serve: banned, ejected, down, ' +
+                'budget_exhausted (its upstream budget was spent), failed (timeout, error, invalid answer) or ' +
+                'stale. Each route has one owner (rendezvous hashing), so one replica caches it and spends ' +
+                'budget on it; misses mean routes reach replicas that have not cached them.',
+            },
+            [prom(`sum by (reason) (rate(gateway_affinity_misses_total[${RATE}]))`, '{{reason}}')],
+            { unit: 'reqps', stack: true, min: 0 },
+          ),
+          {
+            banned: COLORS.bad,
+            budget_exhausted: 'yellow',
+            ejected: COLORS.warn,
+            failed: 'purple',
+            down: 'dark-red',
+            stale: COLORS.info,
+          },
+        ),
+        timeseries(
+          {
+            title: 'New-route requests refused (429)',
+            description:
+              'Board requests refused per minute because one client asked for more routes the gateway ' +
+              'holds no board for than NEW_ROUTES_PER_CLIENT_PER_MIN (gateway_new_route_limited_total). ' +
+              'Each new route costs the replicas upstream calls; this keeps one client scanning station ' +
+              "pairs from spending the fleet's budget. Routes served before are never refused.",
+          },
+          [prom(`sum(rate(gateway_new_route_limited_total[${RATE}])) * 60`, 'refused')],
+          { unit: 'cpm', min: 0 },
+        ),
       ],
     },
   ]);

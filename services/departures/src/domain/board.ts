@@ -1,22 +1,11 @@
-/** The parts of an LDBWS station board the platform relies on; everything else passes through. */
-export interface StationBoard {
-  generatedAt: string;
-  locationName: string;
-  crs: string;
-  filtercrs?: string | null;
-  trainServices: unknown[] | null;
-  [field: string]: unknown;
-}
+import { type StationBoard, stationBoardSchema } from '@failway/contract';
 
+/** The parts of an LDBWS station board the platform relies on; everything else passes through. */
+export type { StationBoard };
+
+/** Whether `value` is a station board (the schema shared with the gateway, @failway/contract). */
 export function isStationBoard(value: unknown): value is StationBoard {
-  const v = value as Partial<StationBoard> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.crs === 'string' &&
-    typeof v.locationName === 'string' &&
-    (v.trainServices === null || v.trainServices === undefined || Array.isArray(v.trainServices))
-  );
+  return stationBoardSchema.safeParse(value).success;
 }
 
 export function serviceCount(board: StationBoard): number {

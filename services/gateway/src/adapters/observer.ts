@@ -1,8 +1,12 @@
 import type { ServiceMetrics } from '@failway/telemetry';
 import { Counter } from 'prom-client';
 import type { BoardsObserver } from '../domain/boards.ts';
+import { SKIP_REASONS } from '../domain/replicas.ts';
 
-/** gateway_retries_total and gateway_stale_responses_total (see docs/telemetry.md). */
+/**
+ * gateway_retries_total, gateway_stale_responses_total and gateway_affinity_misses_total (see
+ * docs/telemetry.md).
+ */
 export function createBoardsObserver(metrics: ServiceMetrics): BoardsObserver {
   const registers = [metrics.registry];
   const retries = new Counter({
@@ -17,8 +21,32 @@ export function createBoardsObserver(metrics: ServiceMetrics): BoardsObserver {
     registers,
   });
   for (const origin of ['replica', 'gateway']) stale.inc({ origin }, 0);
+  const misses = new Counter({
+    name: 'gateway_affinity_misses_total',
+    help: "Boards served by a replica other than the route's first-ranked one, by why that one did not serve.",
+    labelNames: ['reason'],
+    registers,
+  });
+  for (const reason of SKIP_REASONS) misses.inc({ reason }, 0);
   return {
     retried: () => retries.inc(),
     staleServed: (origin) => stale.inc({ origin }),
+    affinityMiss: (reason) => misses.inc({ reason }),
   };
+}
+
+/** What the public API tells the outside about itself. */
+export interface ApiObserver {
+  /** A request for a route the gateway holds no board for was refused: too many from that client. */
+  newRouteLimited(): void;
+}
+
+/** gateway_new_route_limited_total (see docs/telemetry.md). */
+export function createApiObserver(metrics: ServiceMetrics): ApiObserver {
+  const limited = new Counter({
+    name: 'gateway_new_route_limited_total',
+    help: 'Board requests refused with 429 because one client asked for too many routes the gateway holds no board for.',
+    registers: [metrics.registry],
+  });
+  return { newRouteLimited: () => limited.inc() };
 }

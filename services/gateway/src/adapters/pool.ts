@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { boardUnavailableProblemSchema, departuresAnswerSchema } from '@failway/contract';
 import { createHttpClient, type HttpClient, type Logger, type ServiceMetrics } from '@failway/telemetry';
 import CircuitBreaker from 'opossum';
 import { Counter, Gauge } from 'prom-client';
@@ -14,12 +16,47 @@ type Readiness =
   | { kind: 'banned'; until: number | undefined }
   | { kind: 'down'; reason: string };
 
+type Failed = Extract<ReplicaResult, { kind: 'failed' }>;
+
 class ReplicaFailure extends Error {
-  readonly result: Extract<ReplicaResult, { kind: 'failed' }>;
-  constructor(result: Extract<ReplicaResult, { kind: 'failed' }>) {
+  readonly result: Failed;
+  constructor(result: Failed) {
     super(result.reason);
     this.result = result;
   }
+}
+
+/**
+ * `timeout`, the error's code (ECONNREFUSED, …) or `fallback`. A DOMException's code is a number
+ * (23 for a TimeoutError), never a label.
+ */
+function failureReason(error: unknown, fallback: string): string {
+  const e = error as { name?: unknown; code?: unknown };
+  if (e.name === 'TimeoutError' || (typeof e.code === 'string' && e.code.includes('TIMEOUT')))
+    return 'timeout';
+  return typeof e.code === 'string' && e.code !== '' ? e.code : fallback;
+}
+
+/**
+ * Rendezvous (highest-random-weight) score of a member for a route: the first 64 bits of
+ * SHA-256(route key, NUL, member identity), read big-endian. SHA-256 (node:crypto) because it is
+ * stable across Node versions, processes and machines (every gateway replica ranks alike),
+ * spreads any input uniformly, and costs about a microsecond per member.
+ */
+export function affinityScore(routeKey: string, member: string): bigint {
+  return createHash('sha256').update(routeKey).update('\0').update(member).digest().readBigUInt64BE(0);
+}
+
+/**
+ * `members` ordered for `routeKey`, best first, by rendezvous hashing of their identities: each
+ * route has one owner, the next-ranked is its fallback, and a member joining or leaving moves
+ * only the routes it gains or had (about 1/N of them), never routes between the others.
+ */
+export function rankByAffinity<T>(routeKey: string, members: readonly T[], identity: (m: T) => string): T[] {
+  return members
+    .map((member) => ({ member, id: identity(member), score: affinityScore(routeKey, identity(member)) }))
+    .sort((a, b) => (a.score === b.score ? (a.id < b.id ? -1 : 1) : a.score > b.score ? -1 : 1))
+    .map((ranked) => ranked.member);
 }
 
 /** One departures replica: its readiness (active checks), ejection (passive) and circuit breaker. */
@@ -56,12 +93,66 @@ export class Member implements Replica {
   }
 }
 
+/** How the pool reaches its members: board requests and `/readyz` checks. */
+export interface PoolTransport {
+  /** The HTTP client of one member's board requests (closed when the member leaves). */
+  boardClient(url: string): HttpClient;
+  /** One `GET /readyz` of the member at `url`; throws when it cannot be reached in time. */
+  readyz(url: string): Promise<{ status: number; body: string }>;
+  close(): Promise<void>;
+}
+
+export interface HttpTransportOptions {
+  metrics: ServiceMetrics;
+  /** Deadline of one board request to a replica. */
+  timeoutMs: number;
+  /** Deadline for a TCP connection to a replica (board requests and checks). */
+  connectTimeoutMs: number;
+  /** Deadline of one `/readyz` check. */
+  readyzTimeoutMs: number;
+}
+
+/** The transport over HTTP: the telemetry client for boards, a keep-alive agent for checks. */
+export function httpTransport(options: HttpTransportOptions): PoolTransport {
+  const checkAgent = new Agent({ connect: { timeout: options.connectTimeoutMs }, keepAliveTimeout: 10_000 });
+  return {
+    boardClient: (url) =>
+      createHttpClient({
+        peerService: 'departures',
+        baseUrl: url,
+        metrics: options.metrics,
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+      }),
+    async readyz(url) {
+      const res = await request(new URL('/readyz', url), {
+        dispatcher: checkAgent,
+        signal: AbortSignal.timeout(options.readyzTimeoutMs),
+      });
+      return { status: res.statusCode, body: await res.body.text() };
+    },
+    close: () => checkAgent.close(),
+  };
+}
+
+/** The circuit breaker of each member (opossum). */
+export interface BreakerOptions {
+  /** Failures (percent of calls in the window) that open the circuit. */
+  errorThresholdPercentage: number;
+  /** Calls in the window before the circuit may open at all. */
+  volumeThreshold: number;
+  /** How long an open circuit waits before one trial call (half-open). */
+  resetTimeoutMs: number;
+  /** The rolling window failures are counted over. */
+  rollingWindowMs: number;
+}
+
 export interface PoolOptions {
   urls: readonly string[];
   metrics: ServiceMetrics;
   logger: Logger;
-  /** Deadline of one board request to a replica. */
-  timeoutMs: number;
+  transport: PoolTransport;
+  breaker: BreakerOptions;
   checkIntervalMs: number;
   /** How long a replica that failed a request is left out. */
   ejectSeconds: number;
@@ -71,13 +162,15 @@ export interface PoolOptions {
 }
 
 /**
- * The departures replicas behind the gateway: active `/readyz` checks (a banned replica says so
- * there), passive ejection when a request to one fails, and an opossum circuit breaker per replica.
+ * The departures replicas behind the gateway: route affinity (each route has an owner by
+ * rendezvous hashing, so one replica's cache and upstream budget serve it), active `/readyz`
+ * checks (a banned replica says so there), passive ejection when a request to one fails, and an
+ * opossum circuit breaker per replica. A replica out of upstream budget or banned is not failing:
+ * no ejection, no breaker failure.
  */
 export class DeparturesPool implements ReplicaPool<Member> {
   readonly #options: PoolOptions;
   readonly #clock: () => number;
-  readonly #checkAgent = new Agent({ connect: { timeout: 1_000 }, keepAliveTimeout: 10_000 });
   readonly #ejections: Counter<'member' | 'reason'>;
   #members: Member[] = [];
   #next = 0;
@@ -137,45 +230,42 @@ export class DeparturesPool implements ReplicaPool<Member> {
   }
 
   #member(url: string): Member {
-    const client = createHttpClient({
-      peerService: 'departures',
-      baseUrl: url,
-      metrics: this.#options.metrics,
-      timeoutMs: this.#options.timeoutMs,
-    });
-    return new Member(url, client, (member) => {
+    const { breaker: options, logger } = this.#options;
+    return new Member(url, this.#options.transport.boardClient(url), (member) => {
       const breaker = new CircuitBreaker<[string], ReplicaResult>(
         (path: string) => this.#call(member, path),
         {
           timeout: false, // the HTTP client has its own deadline
-          errorThresholdPercentage: 50,
-          volumeThreshold: 4,
-          resetTimeout: 5_000,
-          rollingCountTimeout: 10_000,
+          errorThresholdPercentage: options.errorThresholdPercentage,
+          volumeThreshold: options.volumeThreshold,
+          resetTimeout: options.resetTimeoutMs,
+          rollingCountTimeout: options.rollingWindowMs,
         },
       );
       breaker.on('open', () =>
-        this.#options.logger.warn('circuit opened for a departures replica', { member: member.name }),
+        logger.warn('circuit opened for a departures replica', { member: member.name }),
       );
       breaker.on('halfOpen', () =>
-        this.#options.logger.info('circuit half-open for a departures replica', { member: member.name }),
+        logger.info('circuit half-open for a departures replica', { member: member.name }),
       );
       breaker.on('close', () =>
-        this.#options.logger.info('circuit closed for a departures replica', { member: member.name }),
+        logger.info('circuit closed for a departures replica', { member: member.name }),
       );
       return breaker;
     });
   }
 
+  /**
+   * One board request. Resolves with what the replica said (an answer, a rejection, or that it is
+   * banned or out of budget: the replica works); throws a ReplicaFailure when the replica itself
+   * failed, which is what the circuit breaker counts.
+   */
   async #call(member: Member, path: string): Promise<ReplicaResult> {
     let res: Awaited<ReturnType<HttpClient['request']>>;
     try {
-      res = await member.client.request(path);
+      res = await member.client.request(path, { headers: { accept: 'application/json' } });
     } catch (error) {
-      const e = error as { name?: string; code?: string; message?: string };
-      const reason =
-        e.name === 'TimeoutError' || e.code?.includes('TIMEOUT') ? 'timeout' : (e.code ?? 'connection_error');
-      throw new ReplicaFailure({ kind: 'failed', reason });
+      throw new ReplicaFailure({ kind: 'failed', reason: failureReason(error, 'connection_error') });
     }
     let body: unknown;
     try {
@@ -183,42 +273,84 @@ export class DeparturesPool implements ReplicaPool<Member> {
     } catch {
       body = res.body;
     }
-    if (res.status === 200)
-      return { kind: 'answer', answer: body as Extract<ReplicaResult, { kind: 'answer' }>['answer'] };
+    if (res.status === 200) {
+      const answer = departuresAnswerSchema.safeParse(body);
+      if (answer.success) return { kind: 'answer', answer: answer.data };
+      this.#options.logger.warn('a departures replica answered 200 with something that is not a board', {
+        member: member.name,
+        problems: answer.error.issues
+          .slice(0, 5)
+          .map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`)
+          .join('; '),
+      });
+      throw new ReplicaFailure({ kind: 'failed', reason: 'invalid_answer' });
+    }
     if (res.status >= 400 && res.status < 500) return { kind: 'rejected', status: res.status, body };
-    const problem = body as { reason?: string; banned_until?: string | null; retry_after_seconds?: number };
-    throw new ReplicaFailure({
-      kind: 'failed',
-      reason: res.status === 503 && problem.reason ? problem.reason : `status_${res.status}`,
-      bannedUntil: problem.banned_until ? Date.parse(problem.banned_until) : undefined,
-      retryAfterSeconds: problem.retry_after_seconds,
-    });
+    const problem = res.status === 503 ? boardUnavailableProblemSchema.safeParse(body) : undefined;
+    if (problem?.success) {
+      const { reason, retry_after_seconds, banned_until } = problem.data;
+      if (reason === 'banned' || reason === 'budget_exhausted') {
+        return {
+          kind: 'unavailable',
+          reason,
+          retryAfterSeconds: retry_after_seconds,
+          bannedUntil: banned_until ? Date.parse(banned_until) : undefined,
+        };
+      }
+      throw new ReplicaFailure({ kind: 'failed', reason, retryAfterSeconds: retry_after_seconds });
+    }
+    throw new ReplicaFailure({ kind: 'failed', reason: `status_${res.status}` });
   }
 
-  pick(exclude: ReadonlySet<Member>): Member | undefined {
+  /** The members eligible now for `routeKey`, or all in round robin order with failover off. */
+  pick(routeKey: string, exclude: ReadonlySet<Member>): Member | undefined {
+    if (!this.#options.failover) {
+      const candidates = this.#members.filter((m) => !exclude.has(m));
+      if (candidates.length === 0) return undefined;
+      this.#next = (this.#next + 1) % candidates.length;
+      return candidates[this.#next];
+    }
     const now = this.#clock();
-    const candidates = this.#members.filter(
-      (m) => !exclude.has(m) && (!this.#options.failover || m.state(now) === 'ready'),
-    );
-    if (candidates.length === 0) return undefined;
-    this.#next = (this.#next + 1) % candidates.length;
-    return candidates[this.#next];
+    return this.rank(routeKey).find((m) => !exclude.has(m) && m.state(now) === 'ready');
+  }
+
+  /** Every member, best-ranked first for `routeKey` (rendezvous hashing of the member URLs). */
+  rank(routeKey: string): Member[] {
+    return rankByAffinity(routeKey, this.#members, (m) => m.url);
+  }
+
+  owner(routeKey: string): Member | undefined {
+    return this.rank(routeKey)[0];
+  }
+
+  unavailableBecause(member: Member): 'banned' | 'ejected' | 'down' | undefined {
+    const state = member.state(this.#clock());
+    return state === 'ready' ? undefined : state;
+  }
+
+  size(): number {
+    return this.#members.length;
   }
 
   async ask(member: Member, query: BoardQuery): Promise<ReplicaResult> {
     const path = `/departures/${query.from}?to=${query.to}&rows=${query.rows}`;
+    let result: ReplicaResult;
     try {
-      return await member.breaker.fire(path);
+      result = await member.breaker.fire(path);
     } catch (error) {
-      const result: Extract<ReplicaResult, { kind: 'failed' }> =
+      const failed: Failed =
         error instanceof ReplicaFailure
           ? error.result
           : { kind: 'failed', reason: member.breaker.opened ? 'circuit_open' : 'error' };
-      if (result.reason === 'banned') this.markBanned(member, result.bannedUntil);
-      else if (result.reason !== 'circuit_open') this.#eject(member, result.reason);
-      member.lastError = result.reason;
-      return result;
+      if (failed.reason !== 'circuit_open') this.#eject(member, failed.reason);
+      member.lastError = failed.reason;
+      return failed;
     }
+    if (result.kind === 'unavailable') {
+      if (result.reason === 'banned') this.markBanned(member, result.bannedUntil);
+      member.lastError = result.reason;
+    }
+    return result;
   }
 
   #eject(member: Member, reason: string): void {
@@ -238,7 +370,8 @@ export class DeparturesPool implements ReplicaPool<Member> {
         banned_until: until ? new Date(until).toISOString() : null,
       });
     }
-    member.readiness = { kind: 'banned', until };
+    const known = member.readiness.kind === 'banned' ? member.readiness.until : undefined;
+    member.readiness = { kind: 'banned', until: until ?? known };
   }
 
   earliestBanEnd(): number | undefined {
@@ -256,20 +389,26 @@ export class DeparturesPool implements ReplicaPool<Member> {
   async #check(member: Member): Promise<void> {
     const previous = member.state(this.#clock());
     try {
-      const res = await request(new URL('/readyz', member.url), {
-        dispatcher: this.#checkAgent,
-        signal: AbortSignal.timeout(1_000),
-      });
-      const body = (await res.body.json().catch(() => ({}))) as { status?: string; until?: string };
-      if (res.statusCode === 200) {
+      const res = await this.#options.transport.readyz(member.url);
+      let body: { status?: unknown; until?: unknown } = {};
+      try {
+        body = JSON.parse(res.body) as typeof body;
+      } catch {
+        // not JSON: only the status code counts
+      }
+      if (res.status === 200) {
         member.readiness = { kind: 'ready' };
       } else if (body.status === 'banned') {
-        member.readiness = { kind: 'banned', until: body.until ? Date.parse(body.until) : undefined };
+        const until = typeof body.until === 'string' ? Date.parse(body.until) : Number.NaN;
+        member.readiness = { kind: 'banned', until: Number.isNaN(until) ? undefined : until };
       } else {
-        member.readiness = { kind: 'down', reason: body.status ?? `status_${res.statusCode}` };
+        member.readiness = {
+          kind: 'down',
+          reason: typeof body.status === 'string' ? body.status : `status_${res.status}`,
+        };
       }
     } catch (error) {
-      member.readiness = { kind: 'down', reason: (error as { code?: string }).code ?? 'unreachable' };
+      member.readiness = { kind: 'down', reason: failureReason(error, 'unreachable') };
     }
     member.lastCheckedAt = this.#clock();
     const now = member.state(this.#clock());
@@ -294,7 +433,7 @@ export class DeparturesPool implements ReplicaPool<Member> {
       m.breaker.shutdown();
       await m.client.close();
     }
-    await this.#checkAgent.close();
+    await this.#options.transport.close();
   }
 
   views(): object[] {

@@ -1,9 +1,10 @@
 import { AppError, invalidParameter } from '@failway/telemetry';
-import type { Express, Request } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import type { RouteConfigClient } from '../adapters/route-config.ts';
-import { type GatewayBoards, MAX_ROWS, NoBoardError } from '../domain/boards.ts';
-import type { Replica } from '../domain/replicas.ts';
+import type { ApiObserver } from '../adapters/observer.ts';
+import type { CatalogSource, Station } from '../adapters/route-config.ts';
+import { type GatewayAnswer, MAX_ROWS, NoBoardError, type NoBoardReason } from '../domain/boards.ts';
+import type { BoardQuery } from '../domain/replicas.ts';
 
 function single(req: Request, name: string): string | undefined {
   const value = req.query[name];
@@ -12,15 +13,50 @@ function single(req: Request, name: string): string | undefined {
   return value;
 }
 
-function minutes(seconds: number): string {
+/** "5 seconds", "a minute", "12 minutes": how long until asking again makes sense. */
+function waitText(seconds: number): string {
+  if (seconds < 60) return seconds <= 1 ? 'a second' : `${seconds} seconds`;
   const m = Math.ceil(seconds / 60);
   return m <= 1 ? 'a minute' : `${m} minutes`;
 }
 
+/** Seconds until an express-rate-limit window resets, at least 1. */
+function secondsUntil(resetTime: Date | undefined): number {
+  return Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
+}
+
+const NO_BOARD: Record<NoBoardReason, { code: string; why: string }> = {
+  banned: {
+    code: 'all-replicas-banned',
+    why: 'The rail data API has banned every departures replica',
+  },
+  budget_exhausted: {
+    code: 'upstream-budget-exhausted',
+    why: 'Every departures replica that could answer has spent its rail data API call budget (calling more would get it banned)',
+  },
+  unavailable: { code: 'no-replica-available', why: 'No departures replica could answer' },
+};
+
+/** The boards as the API needs them. */
+export interface BoardsApi {
+  getBoard(query: BoardQuery): Promise<GatewayAnswer | { rejected: { status: number; body: unknown } }>;
+  /** Whether the gateway holds a board for the route (a route asked for before). */
+  knows(query: Pick<BoardQuery, 'from' | 'to'>): boolean;
+}
+
 export interface ApiDeps {
-  routes: RouteConfigClient;
-  boards: GatewayBoards<Replica>;
+  routes: CatalogSource;
+  boards: BoardsApi;
   rateLimitPerMinute: number;
+  /** Requests per client IP per minute for routes the gateway holds no board for. */
+  newRoutesPerClientPerMinute: number;
+  observer: ApiObserver;
+}
+
+interface ValidQuery {
+  from: Station;
+  to: Station;
+  rows: number;
 }
 
 /** The public JSON API under /api, rate limited per client IP. */
@@ -33,10 +69,8 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       handler: (req, _res, next) => {
-        const resetTime = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-        const retryAfter = Math.max(
-          1,
-          Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000),
+        const retryAfter = secondsUntil(
+          (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
         );
         next(
           new AppError({
@@ -60,7 +94,8 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     res.json({ stations: (await deps.routes.catalog()).stations });
   });
 
-  app.get('/api/departures', async (req, res) => {
+  /** Checks the query against the catalog; the valid one goes on in res.locals.query. */
+  const validate: RequestHandler = async (req, res, next) => {
     const fromRaw = single(req, 'from');
     const toRaw = single(req, 'to');
     const rowsRaw = single(req, 'rows');
@@ -88,17 +123,60 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     if (!from) throw invalidParameter('from', `${fromRaw.toUpperCase()} is not a station this service knows`);
     if (!to) throw invalidParameter('to', `${toRaw.toUpperCase()} is not a station this service knows`);
     if (from.crs === to.crs) throw invalidParameter('to', 'must differ from the departure station');
+    res.locals.query = { from, to, rows } satisfies ValidQuery;
+    next();
+  };
 
-    let answer: Awaited<ReturnType<GatewayBoards<Replica>['getBoard']>>;
+  // A route the gateway holds no board for may cost the replicas upstream calls, which the rail
+  // API rations (and bans for): one client scanning station pairs must not spend the fleet's
+  // budget. Routes served before are free to ask for; only valid queries are counted.
+  const newRouteLimit = rateLimit({
+    windowMs: 60_000,
+    limit: deps.newRoutesPerClientPerMinute,
+    // The RateLimit headers stay those of the overall limit (the load tests read its policy).
+    standardHeaders: false,
+    legacyHeaders: false,
+    requestPropertyName: 'newRouteLimit',
+    skip: (_req, res) => {
+      const query = res.locals.query as ValidQuery;
+      return deps.boards.knows({ from: query.from.crs, to: query.to.crs });
+    },
+    handler: (req, res, next) => {
+      deps.observer.newRouteLimited();
+      const query = res.locals.query as ValidQuery;
+      const retryAfter = secondsUntil(
+        (req as Request & { newRouteLimit?: { resetTime?: Date } }).newRouteLimit?.resetTime,
+      );
+      next(
+        new AppError({
+          status: 429,
+          code: 'new-routes-rate-limited',
+          title: 'Too many new routes',
+          detail:
+            `more than ${deps.newRoutesPerClientPerMinute} new routes a minute from this address: ` +
+            `${query.from.crs} to ${query.to.crs} is a route with no recent board, and every such board ` +
+            'costs calls to the rail data API, which bans callers that call too often; routes asked for ' +
+            `before are not limited; try again in ${retryAfter} s`,
+          headers: { 'Retry-After': String(retryAfter) },
+          extensions: { retry_after_seconds: retryAfter },
+        }),
+      );
+    },
+  });
+
+  app.get('/api/departures', validate, newRouteLimit, async (_req, res) => {
+    const { from, to, rows } = res.locals.query as ValidQuery;
+    let answer: Awaited<ReturnType<BoardsApi['getBoard']>>;
     try {
       answer = await deps.boards.getBoard({ from: from.crs, to: to.crs, rows });
     } catch (error) {
       if (!(error instanceof NoBoardError)) throw error;
+      const { code, why } = NO_BOARD[error.reason];
       throw new AppError({
         status: 503,
-        code: error.allBanned ? 'all-replicas-banned' : 'no-replica-available',
+        code,
         title: 'Departures unavailable',
-        detail: `${error.allBanned ? 'The rail data API has banned every departures replica' : 'No departures replica could answer'} and no recent board is kept for this route; try again in ${minutes(error.retryAfterSeconds)}.`,
+        detail: `${why} and no recent board is kept for this route; try again in ${waitText(error.retryAfterSeconds)}.`,
         headers: { 'Retry-After': String(error.retryAfterSeconds) },
         extensions: { retry_after_seconds: error.retryAfterSeconds },
       });

@@ -1,0 +1,257 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createServiceRuntime } from '@failway/telemetry';
+import { metricValue } from '@failway/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createBoardsObserver } from '../src/adapters/observer.ts';
+import { DeparturesPool, httpTransport } from '../src/adapters/pool.ts';
+import type { Catalog, CatalogSource } from '../src/adapters/route-config.ts';
+import { createApp } from '../src/app.ts';
+import { GatewayBoards } from '../src/domain/boards.ts';
+import { LastGoodStore } from '../src/domain/stale-store.ts';
+
+// The gateway app in process on a free loopback port, in front of fake departures replicas (real
+// HTTP servers on loopback) whose answers each test sets.
+
+const ADMIN = 'api-test-admin-token';
+const STATIONS = ['WHP', 'LTN', 'STP', 'BDM', 'SAC', 'HPD', 'BFR', 'LBG', 'KTN', 'ZFD', 'MIL', 'RDT'];
+const CATALOG: Catalog = {
+  stations: STATIONS.map((crs) => ({ crs, name: `Station ${crs}` })),
+  routes: [],
+  defaultRoute: { from: 'WHP', to: 'LTN' },
+};
+const catalog: CatalogSource = { catalog: async () => CATALOG };
+
+type Mode =
+  | { kind: 'ok' }
+  | { kind: 'invalid'; body: unknown }
+  | { kind: 'budget'; retryAfter: number }
+  | { kind: 'banned'; retryAfter: number };
+
+interface FakeReplica {
+  url: string;
+  mode: Mode;
+  boards: number;
+  server: Server;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
+  res.writeHead(status, { 'content-type': type });
+  res.end(JSON.stringify(body));
+}
+
+async function fakeReplica(): Promise<FakeReplica> {
+  const replica = { mode: { kind: 'ok' }, boards: 0 } as FakeReplica;
+  replica.server = createServer((req: IncomingMessage, res) => {
+    const url = new URL(req.url ?? '/', 'http://replica');
+    if (url.pathname === '/readyz') return send(res, 200, { status: 'ready' });
+    const crs = url.pathname.split('/')[2] ?? '';
+    replica.boards += 1;
+    const mode = replica.mode;
+    if (mode.kind === 'invalid') return send(res, 200, mode.body);
+    if (mode.kind === 'budget' || mode.kind === 'banned') {
+      const reason = mode.kind === 'budget' ? 'budget_exhausted' : 'banned';
+      return send(
+        res,
+        503,
+        {
+          type: `urn:failway:problem:board-unavailable-${reason}`,
+          status: 503,
+          reason,
+          retry_after_seconds: mode.retryAfter,
+          banned_until:
+            mode.kind === 'banned' ? new Date(Date.now() + mode.retryAfter * 1000).toISOString() : null,
+        },
+        'application/problem+json',
+      );
+    }
+    send(res, 200, {
+      board: {
+        generatedAt: new Date().toISOString(),
+        locationName: `Station ${crs}`,
+        crs,
+        filtercrs: url.searchParams.get('to'),
+        trainServices: [{ std: '08:10', etd: 'On time' }],
+      },
+      source: 'upstream',
+      ageSeconds: 0,
+      fetchedAt: new Date().toISOString(),
+    });
+  });
+  await new Promise<void>((resolve) => replica.server.listen(0, '127.0.0.1', resolve));
+  replica.url = `http://127.0.0.1:${(replica.server.address() as AddressInfo).port}`;
+  return replica;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function start(
+  options: { rateLimitPerMinute?: number; newRoutesPerMinute?: number; replicas?: number } = {},
+) {
+  const replicas = await Promise.all(Array.from({ length: options.replicas ?? 2 }, () => fakeReplica()));
+  cleanups.push(async () => {
+    for (const r of replicas) {
+      r.server.closeAllConnections();
+      await new Promise((resolve) => r.server.close(resolve));
+    }
+  });
+  const runtime = createServiceRuntime('gateway', { LOG_LEVEL: 'error' });
+  const pool = new DeparturesPool({
+    urls: replicas.map((r) => r.url),
+    metrics: runtime.metrics,
+    logger: runtime.logger,
+    transport: httpTransport({
+      metrics: runtime.metrics,
+      timeoutMs: 2_000,
+      connectTimeoutMs: 500,
+      readyzTimeoutMs: 500,
+    }),
+    breaker: {
+      errorThresholdPercentage: 50,
+      volumeThreshold: 4,
+      resetTimeoutMs: 5_000,
+      rollingWindowMs: 10_000,
+    },
+    checkIntervalMs: 60_000,
+    ejectSeconds: 10,
+    failover: true,
+  });
+  cleanups.push(() => pool.stop());
+  await pool.checkAll();
+  const boards = new GatewayBoards(
+    pool,
+    new LastGoodStore({ maxEntries: 100, maxAgeSeconds: 3_600 }),
+    createBoardsObserver(runtime.metrics),
+    { failover: true, fallbackRetryAfterSeconds: 5, staleRetryWithinMs: 1_000 },
+  );
+  const app = createApp({
+    runtime,
+    routes: catalog,
+    boards,
+    pool,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000,
+    newRoutesPerClientPerMinute: options.newRoutesPerMinute ?? 1_000,
+    adminToken: ADMIN,
+    trustProxy: 'false',
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const byUrl = (url: string) => replicas.find((r) => r.url === url) as FakeReplica;
+  return {
+    base,
+    replicas,
+    pool,
+    /** The fake replica that owns the route, then the next-ranked one. */
+    ranked: (from: string, to: string) => pool.rank(`${from}>${to}`).map((m) => byUrl(m.url)),
+    board: (from: string, to: string) => fetch(`${base}/api/departures?from=${from}&to=${to}&rows=3`),
+    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+  };
+}
+
+const json = async (res: Response) => (await res.json()) as Record<string, unknown>;
+
+describe('gateway API over HTTP', () => {
+  it('when one client sends more than RATE_LIMIT_PER_MIN requests a minute, then 429 problem+json with Retry-After', async () => {
+    const { base } = await start({ rateLimitPerMinute: 3 });
+    for (let i = 0; i < 3; i++) expect((await fetch(`${base}/api/stations`)).status).toBe(200);
+    const res = await fetch(`${base}/api/stations`);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await json(res)).toMatchObject({
+      status: 429,
+      detail: expect.stringMatching(/more than 3 requests a minute/),
+    });
+  });
+
+  it('when one client asks for more new routes a minute than the cap, then 429 says why, while routes served before still answer', async () => {
+    const { board, base, metrics } = await start({ newRoutesPerMinute: 2 });
+    expect((await board('WHP', 'LTN')).status).toBe(200);
+    expect((await board('WHP', 'STP')).status).toBe(200);
+    const limited = await board('WHP', 'BDM');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('content-type')).toContain('application/problem+json');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const body = await json(limited);
+    expect(body).toMatchObject({ status: 429, type: 'urn:failway:problem:new-routes-rate-limited' });
+    expect(body.detail).toMatch(/^more than 2 new routes a minute from this address: WHP to BDM/);
+    expect(body.retry_after_seconds).toBe(retryAfter);
+    // The RateLimit headers stay those of the overall limit.
+    expect(limited.headers.get('ratelimit-policy')).toMatch(/q=1000/);
+
+    // Known routes are not counted, however often; bad input is still a 400, not a 429.
+    for (let i = 0; i < 5; i++) expect((await board('WHP', 'LTN')).status).toBe(200);
+    expect((await board('WHP', 'STP')).status).toBe(200);
+    expect((await board('WHP', 'XXX')).status).toBe(400);
+    expect((await fetch(`${base}/api/departures?from=WHP`)).status).toBe(400);
+    expect(metricValue(await metrics(), 'gateway_new_route_limited_total')).toBe(1);
+  });
+
+  it('when the same route is asked again and again, then its owner serves it every time; other routes spread over both replicas', async () => {
+    const { board, replicas, ranked } = await start();
+    const [owner] = ranked('STP', 'BDM');
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 6; i++) servedBy.add(String((await json(await board('STP', 'BDM'))).servedBy));
+    expect([...servedBy]).toEqual([new URL(owner?.url ?? '').host]);
+    for (const from of STATIONS.slice(2)) await board(from, 'WHP');
+    expect(replicas.every((r) => r.boards > 0)).toBe(true);
+  });
+
+  it('when the owner answers 200 with something that is not a board, then the next replica serves and the owner is ejected', async () => {
+    const { board, ranked, base, metrics } = await start();
+    const [owner, next] = ranked('WHP', 'SAC') as [FakeReplica, FakeReplica];
+    owner.mode = { kind: 'invalid', body: { board: { crs: 'WHP' }, source: 'upstream' } };
+    const res = await board('WHP', 'SAC');
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ stale: false, servedBy: new URL(next.url).host });
+    const members = (await json(
+      await fetch(`${base}/admin/upstreams`, { headers: { authorization: `Bearer ${ADMIN}` } }),
+    )) as { members: { url: string; state: string; lastError: string }[] };
+    expect(members.members.find((m) => m.url === owner.url)).toMatchObject({
+      state: 'ejected',
+      lastError: 'invalid_answer',
+    });
+    const text = await metrics();
+    expect(metricValue(text, 'gateway_member_ejections_total', { reason: 'invalid_answer' })).toBe(1);
+    expect(metricValue(text, 'gateway_affinity_misses_total', { reason: 'failed' })).toBe(1);
+    expect(metricValue(text, 'gateway_retries_total')).toBe(1);
+  });
+
+  it('when the owner is out of upstream budget, then the next replica serves, and nobody is ejected', async () => {
+    const { board, ranked, metrics } = await start();
+    const [owner, next] = ranked('HPD', 'BFR') as [FakeReplica, FakeReplica];
+    owner.mode = { kind: 'budget', retryAfter: 2 };
+    expect(await json(await board('HPD', 'BFR'))).toMatchObject({ servedBy: new URL(next.url).host });
+    const text = await metrics();
+    expect(metricValue(text, 'gateway_affinity_misses_total', { reason: 'budget_exhausted' })).toBe(1);
+    expect(metricValue(text, 'gateway_member_ejections_total')).toBeUndefined();
+    expect(metricValue(text, 'gateway_pool_members', { state: 'ready' })).toBe(2);
+  });
+
+  it('when every replica is out of upstream budget and no board is kept, then 503 upstream-budget-exhausted with the soonest Retry-After', async () => {
+    const { board, replicas, metrics } = await start();
+    (replicas[0] as FakeReplica).mode = { kind: 'budget', retryAfter: 7 };
+    (replicas[1] as FakeReplica).mode = { kind: 'budget', retryAfter: 3 };
+    const res = await board('LBG', 'KTN');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('3');
+    const body = await json(res);
+    expect(body).toMatchObject({
+      type: 'urn:failway:problem:upstream-budget-exhausted',
+      retry_after_seconds: 3,
+    });
+    expect(body.detail).toMatch(/call budget.*try again in 3 seconds/);
+    expect(replicas.map((r) => r.boards)).toEqual([1, 1]);
+    expect(metricValue(await metrics(), 'gateway_pool_members', { state: 'ready' })).toBe(2);
+  });
+});
