@@ -6,7 +6,12 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { WinstonInstrumentation } from '@opentelemetry/instrumentation-winston';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  type BatchSpanProcessorOptions,
+  NoopSpanProcessor,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import { currentRequestId } from './context.ts';
 import { onShutdown } from './lifecycle.ts';
 
@@ -17,6 +22,29 @@ function pathOf(url: string | undefined): string {
   if (!url) return '';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
+}
+
+/**
+ * The batch span processor settings of the standard OTEL_BSP_* variables. @opentelemetry/sdk-trace 3
+ * no longer reads them itself, so without this OTEL_BSP_SCHEDULE_DELAY was silently ignored and
+ * spans left every 5 s whatever it said. Values that are not numbers keep the SDK's defaults.
+ */
+function batchSpanOptions(env: NodeJS.ProcessEnv): Omit<BatchSpanProcessorOptions, 'exporter'> {
+  const read = (name: string, min: number): number | undefined => {
+    const raw = env[name]?.trim();
+    const value = raw ? Number(raw) : Number.NaN;
+    return Number.isInteger(value) && value >= min ? value : undefined;
+  };
+  const options: Omit<BatchSpanProcessorOptions, 'exporter'> = {};
+  const delay = read('OTEL_BSP_SCHEDULE_DELAY', 0);
+  if (delay !== undefined) options.scheduledDelayMillis = delay;
+  const timeout = read('OTEL_BSP_EXPORT_TIMEOUT', 0);
+  if (timeout !== undefined) options.exportTimeoutMillis = timeout;
+  const queue = read('OTEL_BSP_MAX_QUEUE_SIZE', 1);
+  if (queue !== undefined) options.maxQueueSize = queue;
+  const batch = read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 1);
+  if (batch !== undefined) options.maxExportBatchSize = batch;
+  return options;
 }
 
 export interface TelemetryOptions {
@@ -50,7 +78,9 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const exporting = Boolean(options.spanProcessors) || Boolean(endpoint);
   const spanProcessors = options.spanProcessors ?? [
-    endpoint ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }) : new NoopSpanProcessor(),
+    endpoint
+      ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batchSpanOptions(env) })
+      : new NoopSpanProcessor(),
   ];
 
   const sdk = new NodeSDK({
