@@ -58,6 +58,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['e2e/**/*.test.ts', 'observability/test/*.e2e.test.ts'],
           fileParallelism: false,
+          // Starting five services (each bounded at 45 s) is the hook's work here.
+          hookTimeout: 180_000,
           sequence: { groupOrder: 3 },
         },
       },

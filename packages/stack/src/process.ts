@@ -105,7 +105,9 @@ export async function startService(
   options: StartOptions = {},
 ): Promise<ServiceProcess> {
   const label = options.label ?? name;
-  const timeoutMs = options.timeoutMs ?? 20_000;
+  // A bound that catches a hung start, not a speed target: loading OpenTelemetry and the TypeScript
+  // sources takes a few seconds idle, and several times that on two busy cores.
+  const timeoutMs = options.timeoutMs ?? 45_000;
   const fullEnv = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env };
   const fixedPort = Number(fullEnv.PORT);
   if (!Number.isInteger(fixedPort) || fixedPort < 0 || fixedPort > 65_535) {
