@@ -16,6 +16,8 @@ export function createApp(runtime: ServiceRuntime, config: Config, clock: () => 
   });
   const metrics = createRailSimMetrics(runtime.metrics, limiter, clock);
   let faults: Faults = NO_FAULTS;
+  // The boards' clock shift; the admin API moves it (PUT /admin/clock).
+  let offsetMinutes = config.SIM_TIME_OFFSET_MIN;
   return createServiceApp({
     logger: runtime.logger,
     metrics: runtime.metrics,
@@ -27,7 +29,7 @@ export function createApp(runtime: ServiceRuntime, config: Config, clock: () => 
         faults: () => faults,
         defaultBanStyle: config.BAN_STYLE,
         seed: config.SIM_SEED,
-        timeOffsetMs: config.SIM_TIME_OFFSET_MIN * 60_000,
+        timeOffsetMs: () => offsetMinutes * 60_000,
         latency: { minMs: config.LATENCY_MIN_MS, maxMs: config.LATENCY_MAX_MS },
         metrics,
         logger: runtime.logger,
@@ -38,6 +40,11 @@ export function createApp(runtime: ServiceRuntime, config: Config, clock: () => 
           token: config.ADMIN_TOKEN,
           limiter,
           faults: { get: () => faults, set: (f) => (faults = f) },
+          simClock: {
+            offsetMinutes: () => offsetMinutes,
+            setOffsetMinutes: (m) => (offsetMinutes = m),
+            configuredOffsetMinutes: config.SIM_TIME_OFFSET_MIN,
+          },
           defaultBanSeconds: config.BAN_DURATION_S,
           metrics,
           logger: runtime.logger,

@@ -2,6 +2,9 @@ import { optionalString, parseEnv, portVar } from '@failway/telemetry';
 import { z } from 'zod';
 import { BAN_STYLES } from './domain/bans.ts';
 
+/** How far the boards' clock may be shifted either way (SIM_TIME_OFFSET_MIN, PUT /admin/clock). */
+export const SIM_TIME_OFFSET_MAX_MIN = 1440;
+
 const schema = z
   .object({
     PORT: portVar('HTTP port.', 8090),
@@ -53,10 +56,12 @@ const schema = z
     SIM_TIME_OFFSET_MIN: z.coerce
       .number()
       .int()
-      .min(-1440)
-      .max(1440)
+      .min(-SIM_TIME_OFFSET_MAX_MIN)
+      .max(SIM_TIME_OFFSET_MAX_MIN)
       .default(0)
-      .describe('Shifts the simulated clock of the boards (not of bans), e.g. to show rush hour at night.'),
+      .describe(
+        'Shifts the simulated clock of the boards (not of bans), e.g. to show rush hour at night; PUT /admin/clock moves it at run time.',
+      ),
     LATENCY_MIN_MS: z.coerce
       .number()
       .int()

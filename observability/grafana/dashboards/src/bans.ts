@@ -157,6 +157,68 @@ export function bansDashboard(): Dashboard {
           ],
           { unit: 'cpm', min: 0 },
         ).span(6),
+        seriesColors(
+          timeseries(
+            {
+              title: 'Budget refusals: demand vs cold',
+              description:
+                'Requests per minute refused for want of budget, by kind ' +
+                '(departures_upstream_budget_exhausted_by_kind_total): demand = a route asked for twice ' +
+                'within REFRESH_AHEAD_RECENT_S found the bucket empty; cold = any other route, which may ' +
+                'not take the reserve. Cold refusals under a scan are the design working; demand ' +
+                'refusals mean the budget is too small for the routes people watch.',
+            },
+            [
+              prom(
+                `sum by (kind) (rate(departures_upstream_budget_exhausted_by_kind_total[${RATE}])) * 60`,
+                '{{kind}}',
+              ),
+            ],
+            { unit: 'cpm', stack: true, min: 0 },
+          ),
+          { demand: COLORS.bad, cold: COLORS.warn },
+        ).span(6),
+        timeseries(
+          {
+            title: 'Budget reserve for routes in demand',
+            description:
+              'Tokens each replica holds back from cold routes (departures_upstream_budget_reserve_tokens): ' +
+              'one per route in demand whose renewal is due within the time the bucket needs to refill ' +
+              'the reserve (4.5 s at 40/min), at most REFRESH_AHEAD_SHARE of the burst (3 of 10). 0 ' +
+              'while the watched boards are fresh, nothing is in demand, or REFRESH_AHEAD=off.',
+          },
+          [prom('max by (instance) (departures_upstream_budget_reserve_tokens)', '{{instance}}')],
+          { min: 0 },
+        ).span(6),
+        seriesColors(
+          timeseries(
+            {
+              title: 'Refresh-ahead by outcome',
+              description:
+                'Background renewals per minute of boards of routes in demand, in the last 20 % of ' +
+                'CACHE_TTL_S (departures_refresh_ahead_total): refreshed (the next asker gets a fresh ' +
+                'board without waiting), skipped_budget (no token; retried next second), failed (error ' +
+                'or ban). Off, or CACHE_TTL_S under 5 s: nothing here.',
+            },
+            [prom(`sum by (outcome) (rate(departures_refresh_ahead_total[${RATE}])) * 60`, '{{outcome}}')],
+            { unit: 'cpm', stack: true, min: 0 },
+          ),
+          { refreshed: COLORS.ok, skipped_budget: COLORS.warn, failed: COLORS.bad },
+        ).span(6),
+        seriesColors(
+          timeseries(
+            {
+              title: 'Ban probes by outcome',
+              description:
+                'Probes a banned replica made every BAN_PROBE_INTERVAL_S (departures_ban_probes_total): ' +
+                'still_banned, ban_over (the ban was lifted early), error (no verdict), no_budget (no ' +
+                'call made: the budget had no token; retried once one is back).',
+            },
+            [prom(`sum by (outcome) (increase(departures_ban_probes_total[${RATE}]))`, '{{outcome}}')],
+            { bars: true, min: 0 },
+          ),
+          { still_banned: COLORS.bad, ban_over: COLORS.ok, error: 'purple', no_budget: COLORS.warn },
+        ).span(6),
       ],
     },
     {

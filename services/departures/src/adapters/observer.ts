@@ -73,6 +73,32 @@ export function createObserver(
       this.set(service().budgetTokens());
     },
   });
+  const budgetRejectionsByKind = new Counter({
+    name: 'departures_upstream_budget_exhausted_by_kind_total',
+    help: 'Requests whose upstream call was not made for want of budget, by kind: demand (a route asked for recently) or cold (held back by the reserve, or the bucket was empty).',
+    labelNames: ['kind'],
+    registers,
+  });
+  new Gauge({
+    name: 'departures_upstream_budget_reserve_tokens',
+    help: 'Upstream budget tokens held back from cold routes for routes in demand right now.',
+    registers,
+    collect() {
+      this.set(service().budgetReserve());
+    },
+  });
+  const refreshAhead = new Counter({
+    name: 'departures_refresh_ahead_total',
+    help: 'Background renewals of boards of routes in demand before they expire, by outcome (refreshed, skipped_budget, failed).',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const banProbes = new Counter({
+    name: 'departures_ban_probes_total',
+    help: 'Ban probes that were due, by outcome: still_banned, ban_over, error (asked, no verdict), no_budget (not asked: no budget token).',
+    labelNames: ['outcome'],
+    registers,
+  });
   new Gauge({
     name: 'departures_upstream_budget_per_minute',
     help: 'Sustained upstream calls per minute the budget allows.',
@@ -86,6 +112,9 @@ export function createObserver(
   for (const outcome of ['success', 'banned', 'error', 'timeout']) upstreamRequests.inc({ outcome }, 0);
   for (const result of ['hit', 'miss', 'stale']) cacheLookups.inc({ result }, 0);
   for (const source of ['upstream', 'cache', 'stale']) served.inc({ source }, 0);
+  for (const kind of ['demand', 'cold']) budgetRejectionsByKind.inc({ kind }, 0);
+  for (const outcome of ['refreshed', 'skipped_budget', 'failed']) refreshAhead.inc({ outcome }, 0);
+  for (const outcome of ['still_banned', 'ban_over', 'error', 'no_budget']) banProbes.inc({ outcome }, 0);
 
   const describe = (ban: BanState) => ({
     ban_style: ban.style,
@@ -107,9 +136,24 @@ export function createObserver(
       });
     },
     banEnded: (ban) => logger.info('upstream ban is over; serving fresh boards again', describe(ban)),
-    budgetExhausted: () => {
+    budgetExhausted: (kind) => {
       budgetRejections.inc();
-      logger.warn('upstream call budget exhausted; not calling the upstream');
+      budgetRejectionsByKind.inc({ kind });
+      logger.warn('upstream call budget exhausted; not calling the upstream', { budget_kind: kind });
+    },
+    refreshAhead: (outcome) => {
+      refreshAhead.inc({ outcome });
+      if (outcome === 'failed') logger.info('refresh-ahead of a board failed; it is served until it expires');
+    },
+    banProbe: (outcome, ban) => {
+      banProbes.inc({ outcome: outcome.replace('-', '_') });
+      const fields = { ...describe(ban), probe_outcome: outcome };
+      if (outcome === 'no-budget')
+        logger.info('ban probe skipped: no upstream budget token; not calling the upstream', fields);
+      else if (outcome === 'still-banned')
+        logger.info('probed the upstream during a ban: still banned', fields);
+      else if (outcome === 'error')
+        logger.info('probed the upstream during a ban: no verdict (the call failed)', fields);
     },
     coalesced: () => coalesced.inc(),
     served: (source, ageSeconds) => {

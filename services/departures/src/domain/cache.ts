@@ -43,6 +43,16 @@ export class BoardCache {
     return { result: ageSeconds <= this.#options.ttlSeconds ? 'hit' : 'stale', entry, ageSeconds };
   }
 
+  /**
+   * The board kept for the route, fresh or stale, without counting as a use (the LRU order is left
+   * alone): for background work such as refresh-ahead and the silent-ban rule.
+   */
+  peek(key: string, now: number): CachedBoard | undefined {
+    const entry = this.#entries.peek(key);
+    if (!entry || (now - entry.fetchedAt) / 1000 > this.#options.staleMaxAgeSeconds) return undefined;
+    return entry;
+  }
+
   store(key: string, board: StationBoard, now: number): CachedBoard {
     const entry = { board, fetchedAt: now };
     this.#entries.set(key, entry);

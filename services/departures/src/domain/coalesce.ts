@@ -14,6 +14,11 @@ export class Coalescer<T> {
     return { promise, joined: false };
   }
 
+  /** Whether a call for `key` is in flight. */
+  has(key: string): boolean {
+    return this.#inFlight.has(key);
+  }
+
   get inFlight(): number {
     return this.#inFlight.size;
   }

@@ -7,7 +7,10 @@ import {
   type DeparturesObserver,
   type DeparturesOptions,
   DeparturesService,
+  type ProbeOutcome,
   type RailApi,
+  type RefreshAheadOutcome,
+  type RequestKind,
   type UpstreamCallOutcome,
 } from '../../src/domain/departures.ts';
 
@@ -33,6 +36,9 @@ class RecordingObserver implements DeparturesObserver {
   readonly bansStarted: { ban: BanState; announced: boolean }[] = [];
   readonly bansEnded: BanState[] = [];
   budgetExhaustedCount = 0;
+  readonly budgetExhaustedKinds: RequestKind[] = [];
+  readonly refreshes: RefreshAheadOutcome[] = [];
+  readonly probes: ProbeOutcome[] = [];
   coalescedCount = 0;
   readonly servedLog: { source: BoardSource; ageSeconds: number }[] = [];
 
@@ -48,8 +54,15 @@ class RecordingObserver implements DeparturesObserver {
   banEnded(ban: BanState): void {
     this.bansEnded.push({ ...ban });
   }
-  budgetExhausted(): void {
+  budgetExhausted(kind: RequestKind): void {
     this.budgetExhaustedCount += 1;
+    this.budgetExhaustedKinds.push(kind);
+  }
+  refreshAhead(outcome: RefreshAheadOutcome): void {
+    this.refreshes.push(outcome);
+  }
+  banProbe(outcome: ProbeOutcome): void {
+    this.probes.push(outcome);
   }
   coalesced(): void {
     this.coalescedCount += 1;
@@ -93,10 +106,14 @@ const defaults: DeparturesOptions = {
   budgetCapacity: 100,
   budgetPerMinute: 600,
   assumedBanSeconds: 300,
+  maxBanSeconds: 7_200,
   detectSilentBans: true,
   upstreamRows: 20,
   errorRetryAfterSeconds: 5,
   banProbeIntervalSeconds: 0,
+  refreshAhead: true,
+  refreshAheadShare: 0.3,
+  refreshAheadRecentSeconds: 120,
 };
 
 function setup(options: Partial<DeparturesOptions> = {}) {
@@ -435,5 +452,396 @@ describe('DeparturesService', () => {
     clock.now += 3_000_000;
     expect(await service.probeBan()).toBe('not-due');
     expect(api.calls).toHaveLength(1);
+  });
+});
+
+function boardAt(generatedAt: string, trains: { std: string; etd: string }[] | null): UpstreamResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      generatedAt,
+      locationName: 'West Hampstead Thameslink',
+      crs: 'WHP',
+      filtercrs: 'LTN',
+      trainServices: trains,
+    }),
+  };
+}
+
+describe('silent bans that know the night', () => {
+  it('when the board empties after the last train has left, then the empty board is served fresh and nobody is banned', async () => {
+    const { api, observer, clock, service } = setup();
+    api.reply = () =>
+      boardAt('2026-03-12T00:20:00.0000000+00:00', [
+        { std: '00:25', etd: 'On time' },
+        { std: '00:30', etd: '00:33' },
+      ]);
+    expect((await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 })).board.trainServices).toHaveLength(2);
+    clock.now += 31_000;
+    api.reply = () => boardAt('2026-03-12T00:40:00.0000000+00:00', null);
+    const night = await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 });
+    expect(night).toMatchObject({ source: 'upstream', board: { trainServices: null } });
+    expect(service.ban()).toBeUndefined();
+    expect(observer.bansStarted).toEqual([]);
+  });
+
+  it('when the board empties while a delayed train is still expected, then it is a silent ban', async () => {
+    const { api, clock, service } = setup();
+    api.reply = () => boardAt('2026-03-12T00:20:00.0000000+00:00', [{ std: '00:30', etd: '00:45' }]);
+    await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 });
+    clock.now += 31_000;
+    api.reply = () => boardAt('2026-03-12T00:35:00.0000000+00:00', null);
+    const answer = await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 10 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'banned' });
+    expect(service.ban()?.style).toBe('silent-empty');
+  });
+});
+
+describe('ban expiry the upstream cannot break', () => {
+  const absurd = (headers: Record<string, string>): UpstreamResponse => ({
+    status: 429,
+    headers,
+    body: '{"error":"ip_banned"}',
+  });
+
+  it('when the upstream announces an expiry beyond what a Date can hold, then the stale board is served and the ban lasts the assumed duration', async () => {
+    const { api, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 40_000;
+    api.reply = () => absurd({ 'x-ban-expires': '99999999999999' });
+    const answer = await service.getBoard({ crs: 'WHP', rows: 5 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'banned' });
+    expect(service.ban()).toEqual({ style: 'http-429', since: T0 + 40_000, until: T0 + 340_000 });
+    const unseen = await unavailable(service.getBoard({ crs: 'KGX', rows: 5 }));
+    expect(unseen).toMatchObject({ reason: 'banned', retryAfterSeconds: 300, bannedUntil: T0 + 340_000 });
+  });
+
+  it('when the upstream announces a ban of years, then it lasts maxBanSeconds', async () => {
+    const { api, service } = setup({ maxBanSeconds: 900 });
+    api.reply = () => absurd({ 'retry-after': String(50 * 365 * 86_400) });
+    const error = await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    expect(error).toMatchObject({ reason: 'banned', retryAfterSeconds: 900, bannedUntil: T0 + 900_000 });
+  });
+});
+
+describe('demand-first budget', () => {
+  /** Capacity 10 with no refill to speak of: every token taken stays taken within a test. */
+  const tight = { budgetCapacity: 10, budgetPerMinute: 0.001 };
+
+  it('when nothing is in demand, then cold routes may use the whole bucket', async () => {
+    const { service, observer } = setup(tight);
+    for (let i = 0; i < 10; i += 1)
+      await service.getBoard({ crs: `A${String.fromCharCode(65 + i)}A`, rows: 1 });
+    expect(service.budgetReserve()).toBe(0);
+    const error = await unavailable(service.getBoard({ crs: 'ZZZ', rows: 1 }));
+    expect(error.reason).toBe('budget_exhausted');
+    expect(observer.budgetExhaustedKinds).toEqual(['cold']);
+  });
+
+  it('when routes are in demand, then cold routes stop at the reserve and the routes in demand still get tokens', async () => {
+    const { api, clock, observer, service } = setup(tight);
+    // Three routes asked twice: in demand (3 tokens spent, the second asks are cache hits).
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    expect(service.budgetReserve()).toBe(3);
+    // 7 tokens left: cold routes may take 4, leaving the reserve of 3.
+    for (const crs of ['AAA', 'BBB', 'CCC', 'DDD']) await service.getBoard({ crs, rows: 1 });
+    const cold = await unavailable(service.getBoard({ crs: 'EEE', rows: 1 }));
+    expect(cold.reason).toBe('budget_exhausted');
+    expect(cold.retryAfterSeconds).toBeGreaterThan(3_600);
+    expect(observer.budgetExhaustedKinds).toEqual(['cold']);
+    expect(service.budgetTokens()).toBeCloseTo(3, 3);
+    // A route in demand whose board expired takes one of the reserved tokens.
+    clock.now += 31_000;
+    const calls = api.calls.length;
+    expect((await service.getBoard({ crs: 'WHP', rows: 1 })).source).toBe('upstream');
+    expect(api.calls).toHaveLength(calls + 1);
+  });
+
+  it('when a cold route with a stale board is held back by the reserve, then its stale board is served', async () => {
+    const { clock, service } = setup({ ...tight, refreshAheadRecentSeconds: 30 });
+    await service.getBoard({ crs: 'AAA', rows: 1 });
+    clock.now = T0 + 20_000;
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    for (const crs of ['BBB', 'CCC', 'DDD']) await service.getBoard({ crs, rows: 1 });
+    expect(service.budgetTokens()).toBeCloseTo(3, 3);
+    // AAA's only other ask was 31 s ago, so it is cold: the reserve keeps the last 3 tokens.
+    clock.now = T0 + 31_000;
+    const answer = await service.getBoard({ crs: 'AAA', rows: 1 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'budget_exhausted', ageSeconds: 31 });
+  });
+
+  it('when the reserve is capped by the share, then many routes in demand hold back no more than share × capacity', async () => {
+    const { service } = setup(tight);
+    for (let round = 0; round < 2; round += 1)
+      for (const crs of ['AAA', 'BBB', 'CCC', 'DDD', 'EEE']) await service.getBoard({ crs, rows: 1 });
+    expect(service.budgetReserve()).toBe(3);
+  });
+
+  it('when routes stop being asked for, then they leave demand after refreshAheadRecentSeconds', async () => {
+    const { clock, service } = setup(tight);
+    await service.getBoard({ crs: 'WHP', rows: 1 });
+    clock.now += 60_000;
+    await service.getBoard({ crs: 'WHP', rows: 1 });
+    expect(service.budgetReserve()).toBe(1);
+    clock.now = T0 + 120_000;
+    expect(service.budgetReserve()).toBe(1);
+    clock.now = T0 + 120_001;
+    expect(service.budgetReserve()).toBe(0);
+  });
+
+  it('when the boards of the routes in demand stay fresh beyond the refill horizon, then nothing is held back yet; as their renewals come due, the reserve grows', async () => {
+    // 40/min refills the 3-token reserve in 4.5 s; the boards are due for renewal at 24 s (80 % of 30 s).
+    const { clock, service } = setup({ budgetCapacity: 10, budgetPerMinute: 40 });
+    for (let round = 0; round < 2; round += 1)
+      for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    expect(service.budgetReserve()).toBe(0);
+    // A cold route may take a token now: the routes in demand get theirs back by the time they need them.
+    expect((await service.getBoard({ crs: 'AAA', rows: 1 })).source).toBe('upstream');
+    clock.now = T0 + 19_400;
+    expect(service.budgetReserve()).toBe(0);
+    clock.now = T0 + 19_500;
+    expect(service.budgetReserve()).toBe(3);
+  });
+
+  it('when refresh-ahead cannot run (TTL under 5 s), then a route in demand counts from the end of its TTL', async () => {
+    // TTL 4 s, 4 tokens a minute: the 3-token reserve refills in 45 s, so any board kept counts.
+    const { service } = setup({ cacheTtlSeconds: 4, budgetCapacity: 10, budgetPerMinute: 4 });
+    await service.getBoard({ crs: 'WHP', rows: 1 });
+    await service.getBoard({ crs: 'WHP', rows: 1 });
+    expect(service.budgetReserve()).toBe(1);
+    const fast = setup({ cacheTtlSeconds: 4, budgetCapacity: 10, budgetPerMinute: 600 });
+    await fast.service.getBoard({ crs: 'WHP', rows: 1 });
+    await fast.service.getBoard({ crs: 'WHP', rows: 1 });
+    // 600/min refills the reserve in 0.3 s: the board (good for 4 s) does not count yet.
+    expect(fast.service.budgetReserve()).toBe(0);
+    // Due at 4 s (the next ask), not at 3.2 s (refresh-ahead's 80 %), since nothing renews it ahead.
+    fast.clock.now = T0 + 3_000;
+    expect(fast.service.budgetReserve()).toBe(0);
+    fast.clock.now = T0 + 3_700;
+    expect(fast.service.budgetReserve()).toBe(1);
+  });
+
+  it('when refresh-ahead is off, then there is no reserve: cold routes may use the whole bucket', async () => {
+    const { service } = setup({ ...tight, refreshAhead: false });
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    for (const crs of ['WHP', 'STP', 'LTN']) await service.getBoard({ crs, rows: 1 });
+    expect(service.budgetReserve()).toBe(0);
+    for (const crs of ['AAA', 'BBB', 'CCC', 'DDD', 'EEE', 'FFF', 'GGG'])
+      await service.getBoard({ crs, rows: 1 });
+    expect((await unavailable(service.getBoard({ crs: 'HHH', rows: 1 }))).reason).toBe('budget_exhausted');
+  });
+
+  it('when a route in demand finds the bucket empty, then budget exhaustion is counted as demand', async () => {
+    const { clock, observer, service } = setup({ budgetCapacity: 1, budgetPerMinute: 0.001 });
+    await service.getBoard({ crs: 'WHP', rows: 1 });
+    clock.now += 31_000;
+    const answer = await service.getBoard({ crs: 'WHP', rows: 1 });
+    expect(answer).toMatchObject({ source: 'stale', staleReason: 'budget_exhausted' });
+    expect(observer.budgetExhaustedKinds).toEqual(['demand']);
+  });
+});
+
+describe('refresh-ahead', () => {
+  /** WHP asked twice at T0 (so in demand), its board fetched at T0. */
+  async function inDemand(options: Partial<DeparturesOptions> = {}) {
+    const ctx = setup(options);
+    await ctx.service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    await ctx.service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    return ctx;
+  }
+
+  it('when a route in demand enters the last 20 % of its TTL, then it is renewed and the next asker gets a fresh board from the cache', async () => {
+    const { api, clock, observer, service } = await inDemand();
+    clock.now = T0 + 23_900;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 0 });
+    expect(api.calls).toHaveLength(1);
+    clock.now = T0 + 24_000;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 1, skipped_budget: 0, failed: 0 });
+    expect(api.calls).toHaveLength(2);
+    expect(api.calls[1]).toEqual({ crs: 'WHP', filterCrs: 'LTN', numRows: 20 });
+    expect(observer.refreshes).toEqual(['refreshed']);
+    // Renewed: nothing more to do until this board is due in turn.
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 0 });
+    clock.now = T0 + 31_000;
+    const answer = await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    expect(answer).toMatchObject({ source: 'cache', ageSeconds: 7 });
+    expect(api.calls).toHaveLength(2);
+    // Served boards only: refresh-ahead is not a request.
+    expect(observer.servedLog.map((s) => s.source)).toEqual(['upstream', 'cache', 'cache']);
+  });
+
+  it('when a route was asked for once only, then it is not renewed', async () => {
+    const { api, clock, service } = setup();
+    await service.getBoard({ crs: 'WHP', rows: 5 });
+    clock.now = T0 + 29_000;
+    await service.refreshAhead();
+    expect(api.calls).toHaveLength(1);
+  });
+
+  it('when nobody asked for the route within refreshAheadRecentSeconds, then it is no longer renewed', async () => {
+    const { api, clock, service } = await inDemand({ staleMaxAgeSeconds: 3_600 });
+    clock.now = T0 + 24_000;
+    await service.refreshAhead();
+    clock.now = T0 + 48_000;
+    await service.refreshAhead();
+    expect(api.calls).toHaveLength(3);
+    clock.now = T0 + 120_001;
+    await service.refreshAhead();
+    expect(api.calls).toHaveLength(3);
+  });
+
+  it('when the budget has no token, then the renewal is skipped (not queued, no upstream call, not counted as a refused request)', async () => {
+    const { api, clock, observer, service } = await inDemand({ budgetCapacity: 1, budgetPerMinute: 0.001 });
+    clock.now = T0 + 25_000;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 1, failed: 0 });
+    expect(api.calls).toHaveLength(1);
+    expect(observer.refreshes).toEqual(['skipped_budget']);
+    expect(observer.budgetExhaustedCount).toBe(0);
+  });
+
+  it('when a renewal fails, then the board is kept and the route waits errorRetryAfterSeconds before the next try', async () => {
+    const { api, clock, observer, service } = await inDemand({ errorRetryAfterSeconds: 5 });
+    clock.now = T0 + 25_000;
+    api.reply = () => ({ status: 500, headers: {}, body: 'oops' });
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 1 });
+    clock.now = T0 + 29_999;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 0 });
+    expect(api.calls).toHaveLength(2);
+    expect((await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 })).source).toBe('cache');
+    api.reply = (query) => boardResponse(query.crs);
+    clock.now = T0 + 30_001;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 1, skipped_budget: 0, failed: 0 });
+    expect(observer.refreshes).toEqual(['failed', 'refreshed']);
+  });
+
+  it('when banned, then nothing is renewed and the upstream is left alone', async () => {
+    const { api, clock, service } = await inDemand();
+    clock.now = T0 + 10_000;
+    api.reply = () => banned429(600);
+    await unavailable(service.getBoard({ crs: 'KGX', rows: 5 }));
+    clock.now = T0 + 26_000;
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 0 });
+    expect(api.calls).toHaveLength(2);
+  });
+
+  it('when many routes are due at once, then a tick starts at most the reserve (3) of calls, oldest first, and none while they are in flight', async () => {
+    const { api, clock, service } = setup({ budgetCapacity: 10, budgetPerMinute: 600 });
+    const routes = ['AAA', 'BBB', 'CCC', 'DDD', 'EEE', 'FFF'];
+    for (const [i, crs] of routes.entries()) {
+      clock.now = T0 + i * 100;
+      await service.getBoard({ crs, rows: 1 });
+      await service.getBoard({ crs, rows: 1 });
+    }
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api.reply = async (query) => {
+      await gate;
+      return boardResponse(query.crs);
+    };
+    clock.now = T0 + 25_000;
+    const first = service.refreshAhead();
+    await settle();
+    expect(api.calls.slice(6).map((c) => c.crs)).toEqual(['AAA', 'BBB', 'CCC']);
+    expect(await service.refreshAhead()).toEqual({ refreshed: 0, skipped_budget: 0, failed: 0 });
+    expect(api.calls).toHaveLength(9);
+    release();
+    expect(await first).toEqual({ refreshed: 3, skipped_budget: 0, failed: 0 });
+    expect(await service.refreshAhead()).toEqual({ refreshed: 3, skipped_budget: 0, failed: 0 });
+    expect(api.calls.slice(9).map((c) => c.crs)).toEqual(['DDD', 'EEE', 'FFF']);
+  });
+
+  it('when a request comes while the renewal is in flight, then it joins that call', async () => {
+    const { api, clock, observer, service } = await inDemand();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api.reply = async (query) => {
+      await gate;
+      return boardResponse(query.crs);
+    };
+    clock.now = T0 + 31_000;
+    const tick = service.refreshAhead();
+    await settle();
+    const asked = service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    release();
+    expect((await asked).source).toBe('upstream');
+    await tick;
+    expect(api.calls).toHaveLength(2);
+    expect(observer.coalescedCount).toBe(1);
+  });
+
+  it('when the TTL is too short for a 1 s tick to land in its last 20 %, then refresh-ahead is inactive', async () => {
+    expect(setup({ cacheTtlSeconds: 4 }).service.refreshAheadActive).toBe(false);
+    expect(setup({ cacheTtlSeconds: 5 }).service.refreshAheadActive).toBe(true);
+    expect(setup({ refreshAhead: false }).service.refreshAheadActive).toBe(false);
+    const { api, clock, service } = await inDemand({ cacheTtlSeconds: 4 });
+    clock.now = T0 + 3_500;
+    await service.refreshAhead();
+    expect(api.calls).toHaveLength(1);
+  });
+
+  it('when a renewal finds the night has come (empty board, all trains gone), then it stores the empty board', async () => {
+    const { api, clock, service } = setup();
+    api.reply = () => boardAt('2026-03-12T00:29:00.0000000+00:00', [{ std: '00:30', etd: 'On time' }]);
+    await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 });
+    clock.now = T0 + 25_000;
+    api.reply = () => boardAt('2026-03-12T00:33:00.0000000+00:00', null);
+    expect(await service.refreshAhead()).toEqual({ refreshed: 1, skipped_budget: 0, failed: 0 });
+    expect(service.ban()).toBeUndefined();
+    expect((await service.getBoard({ crs: 'WHP', to: 'LTN', rows: 5 })).board.trainServices).toBeNull();
+  });
+});
+
+describe('ban probes say what they did', () => {
+  it('when the budget has no token at probe time, then no call is made, the outcome is no-budget and the probe is retried once a token is back', async () => {
+    // One token a minute; the ban-finding call spends the only one.
+    const { api, clock, observer, service } = setup({
+      budgetCapacity: 1,
+      budgetPerMinute: 1,
+      banProbeIntervalSeconds: 10,
+    });
+    api.reply = () => banned429(3_600);
+    await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    clock.now = T0 + 11_000;
+    expect(await service.probeBan()).toBe('no-budget');
+    expect(api.calls).toHaveLength(1);
+    expect(observer.probes).toEqual(['no-budget']);
+    expect(service.ban()).toBeDefined();
+    // The token is back 60 s after it was taken; not before.
+    clock.now = T0 + 59_000;
+    expect(await service.probeBan()).toBe('not-due');
+    clock.now = T0 + 61_000;
+    expect(await service.probeBan()).toBe('still-banned');
+    expect(api.calls).toHaveLength(2);
+    expect(observer.probes).toEqual(['no-budget', 'still-banned']);
+  });
+
+  it('when the probe call fails without a verdict, then the outcome is error and the ban stays', async () => {
+    const { api, clock, observer, service } = setup({ banProbeIntervalSeconds: 10 });
+    api.reply = () => banned429(3_600);
+    await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    clock.now = T0 + 11_000;
+    api.reply = () => ({ status: 500, headers: {}, body: 'oops' });
+    expect(await service.probeBan()).toBe('error');
+    expect(observer.probes).toEqual(['error']);
+    expect(service.ban()).toBeDefined();
+  });
+
+  it('when the probe gets a board, then the outcome is ban-over', async () => {
+    const { api, clock, observer, service } = setup({ banProbeIntervalSeconds: 10 });
+    api.reply = () => banned429(3_600);
+    await unavailable(service.getBoard({ crs: 'WHP', rows: 5 }));
+    clock.now = T0 + 11_000;
+    api.reply = (query) => boardResponse(query.crs);
+    expect(await service.probeBan()).toBe('ban-over');
+    expect(observer.probes).toEqual(['ban-over']);
+    expect(service.ban()).toBeUndefined();
   });
 });

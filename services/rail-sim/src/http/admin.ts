@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { bearerAuth, invalidParameter, type Logger, notFound } from '@failway/telemetry';
 import express, { type Express } from 'express';
 import { z } from 'zod';
+import { SIM_TIME_OFFSET_MAX_MIN } from '../config.ts';
 import { BAN_STYLES, type Ban, type RateLimiter } from '../domain/bans.ts';
 import { type Faults, NO_FAULTS } from '../domain/faults.ts';
 import type { RailSimMetrics } from './metrics.ts';
@@ -10,6 +11,12 @@ export interface AdminDeps {
   token: string;
   limiter: RateLimiter;
   faults: { get(): Faults; set(f: Faults): void };
+  /** The shift of the boards' clock (SIM_TIME_OFFSET_MIN at start), moved by PUT /admin/clock. */
+  simClock: {
+    offsetMinutes(): number;
+    setOffsetMinutes(minutes: number): void;
+    configuredOffsetMinutes: number;
+  };
   defaultBanSeconds: number;
   metrics: RailSimMetrics;
   logger: Logger;
@@ -31,6 +38,10 @@ const faultsBody = z.strictObject({
   errorRate: z.number().min(0).max(1).optional(),
   banStyle: z.enum(BAN_STYLES).nullable().optional(),
   disruption: z.boolean().optional(),
+});
+
+const clockBody = z.strictObject({
+  offsetMinutes: z.number().int().min(-SIM_TIME_OFFSET_MAX_MIN).max(SIM_TIME_OFFSET_MAX_MIN),
 });
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -105,6 +116,30 @@ export function adminRoutes(app: Express, deps: AdminDeps): void {
     deps.faults.set(NO_FAULTS);
     deps.logger.info('faults cleared');
     res.json(NO_FAULTS);
+  });
+  // The boards' clock: its shift and the time boards are generated at (bans keep the real clock).
+  const clockView = () => {
+    const offsetMinutes = deps.simClock.offsetMinutes();
+    return {
+      offsetMinutes,
+      configuredOffsetMinutes: deps.simClock.configuredOffsetMinutes,
+      simulatedNow: new Date(clock() + offsetMinutes * 60_000).toISOString(),
+    };
+  };
+  router.get('/clock', (_req, res) => {
+    res.json(clockView());
+  });
+  router.put('/clock', (req, res) => {
+    const body = parseBody(clockBody, req.body);
+    const previous = deps.simClock.offsetMinutes();
+    deps.simClock.setOffsetMinutes(body.offsetMinutes);
+    const view = clockView();
+    deps.logger.warn('simulated clock moved', {
+      previous_offset_minutes: previous,
+      offset_minutes: view.offsetMinutes,
+      simulated_now: view.simulatedNow,
+    });
+    res.json(view);
   });
   app.use('/admin', router);
 }

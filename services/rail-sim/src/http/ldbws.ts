@@ -12,8 +12,8 @@ export interface LdbwsDeps {
   faults: () => Faults;
   defaultBanStyle: BanStyle;
   seed: string;
-  /** Shift of the boards' clock against the real one. */
-  timeOffsetMs?: number;
+  /** Shift of the boards' clock against the real one, now (the admin API can move it). */
+  timeOffsetMs?: () => number;
   latency: { minMs: number; maxMs: number };
   metrics: RailSimMetrics;
   logger: Logger;
@@ -111,7 +111,7 @@ export function ldbwsRoutes(app: Express, deps: LdbwsDeps): void {
         });
       }
       deps.metrics.requests.inc({ outcome: 'banned' });
-      sendBan(res, admission.ban, style, crs, clock(), deps.timeOffsetMs ?? 0);
+      sendBan(res, admission.ban, style, crs, clock(), deps.timeOffsetMs?.() ?? 0);
       return;
     }
     const numRows = intParam(req, 'numRows', 10, 0, 150);
@@ -148,7 +148,7 @@ export function ldbwsRoutes(app: Express, deps: LdbwsDeps): void {
       filterType,
       timeOffset: timeOffset as number,
       timeWindow: timeWindow as number,
-      now: new Date(clock() + (deps.timeOffsetMs ?? 0)),
+      now: new Date(clock() + (deps.timeOffsetMs?.() ?? 0)),
       seed: deps.seed,
       disruption: faults.disruption,
     });
