@@ -18,6 +18,8 @@ interface GatewayAnswer {
 /** An upstream call the gate holds: where it came from, and how to let it through. */
 interface HeldCall {
   from: string | undefined;
+  /** The upstream path asked for (which station's board). */
+  path: string;
   forward(): void;
   /** Whether the replica that made the call is still connected. */
   alive(): boolean;
@@ -67,7 +69,12 @@ async function startGate(): Promise<Gate> {
       req.pipe(call);
     };
     if (holding)
-      waiting.push({ from: req.socket.remoteAddress, forward, alive: () => !req.socket.destroyed });
+      waiting.push({
+        from: req.socket.remoteAddress,
+        path: req.url ?? '',
+        forward,
+        alive: () => !req.socket.destroyed,
+      });
     else forward();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -330,7 +337,10 @@ describe('losing a replica', () => {
     let victim: (typeof stack.departures)[number] | undefined;
     try {
       rescued = api('from=KTN&to=ZFD');
-      const call = await waitFor('the upstream call of the request to reach the gate', () => gate.held[0]);
+      // Only this request's call: a replica may also be renewing a board ahead of its TTL.
+      const call = await waitFor('the upstream call of the request to reach the gate', () =>
+        gate.held.find((held) => held.path.includes('/KTN') && held.path.includes('filterCrs=ZFD')),
+      );
       const index = stack.replicaAddresses.indexOf(call.from ?? '');
       victim = stack.departures[index];
       expect(victim, `the replica calling from ${call.from}`).toBeDefined();

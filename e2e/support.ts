@@ -23,8 +23,13 @@ export async function startApp(
         ...serviceEnv['rail-sim'],
       },
       departures: { BAN_PROBE_INTERVAL_S: '2', ...serviceEnv.departures },
-      // The tests send far more than a person would; the limit has its own test.
-      gateway: { HEALTH_CHECK_INTERVAL_MS: '300', RATE_LIMIT_PER_MIN: '100000', ...serviceEnv.gateway },
+      // The tests send far more than a person would, from one address; the limits have their own tests.
+      gateway: {
+        HEALTH_CHECK_INTERVAL_MS: '300',
+        RATE_LIMIT_PER_MIN: '100000',
+        NEW_ROUTES_PER_CLIENT_PER_MIN: '100000',
+        ...serviceEnv.gateway,
+      },
     },
   });
   return {
