@@ -113,8 +113,12 @@ try {
         'UPSTREAM_BUDGET_PER_MIN',
         'UPSTREAM_BUDGET_BURST',
         'BAN_PROBE_INTERVAL_S',
+        'BAN_MAX_S',
+        'REFRESH_AHEAD',
+        'REFRESH_AHEAD_SHARE',
+        'REFRESH_AHEAD_RECENT_S',
       ]),
-      gateway: passThrough(['RATE_LIMIT_PER_MIN', 'FAILOVER']),
+      gateway: passThrough(['RATE_LIMIT_PER_MIN', 'NEW_ROUTES_PER_CLIENT_PER_MIN', 'FAILOVER']),
     },
   });
 } catch (error) {
