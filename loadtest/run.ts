@@ -1,12 +1,13 @@
-// npm run test:load: the ban scenarios with the real k6 against the real application, started here
-// as `npm start` starts it (local processes, free ports), plus the telemetry those scenarios must
-// leave behind in a real Prometheus, plus the control run that must go red. Exits non-zero on any
-// failure; prints a table of what happened at the end.
+// npm run test:load: the ban and route scenarios with the real k6 against the real application,
+// started here as `npm start` starts it (local processes, free ports), plus the telemetry those
+// scenarios must leave behind in a real Prometheus, the fleet's upstream calls per route per TTL
+// with route affinity and with round robin, plus the control run that must go red. Exits non-zero
+// on any failure; prints a table of what happened at the end.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { REPO_ROOT, type Stack, type StackOptions, startStack } from '@failway/stack';
+import { canBind, REPO_ROOT, type Stack, type StackOptions, startStack } from '@failway/stack';
 import {
   findTool,
   type PrometheusInstance,
@@ -36,13 +37,20 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 /**
  * Every service env of one scenario, on top of what all of them share: boards from the
  * simulator's midday whatever the clock (an empty night board would look like a silent ban), and
- * the gateway's per-client limit out of the way (k6 is one client IP sending dozens a second).
+ * the gateway's per-client limits out of the way (k6 is one client IP sending dozens a second,
+ * and ban-recovery alone asks for a never-seen route every second); route-scan, whose VUs are
+ * separate clients, keeps the defaults.
  */
 function envFor(scenario: ServiceEnv): ServiceEnv {
   return {
     'rail-sim': { SIM_TIME_OFFSET_MIN: String(simOffsetToLondonHour(12)), ...scenario['rail-sim'] },
     departures: { ...scenario.departures },
-    gateway: { RATE_LIMIT_PER_MIN: '1000000', HEALTH_CHECK_INTERVAL_MS: '500', ...scenario.gateway },
+    gateway: {
+      RATE_LIMIT_PER_MIN: '1000000',
+      NEW_ROUTES_PER_CLIENT_PER_MIN: '1000000',
+      HEALTH_CHECK_INTERVAL_MS: '500',
+      ...scenario.gateway,
+    },
   };
 }
 
@@ -81,6 +89,35 @@ const CHAOS: ServiceEnv = {
   departures: { CACHE_TTL_S: '2', UPSTREAM_BUDGET_PER_MIN: '600', UPSTREAM_BUDGET_BURST: '30' },
 };
 
+/**
+ * Steady load for upstream-calls (then route-browse on the same application): no bans, budgets
+ * out of reach (round robin makes each replica call for every route: 20 routes every 5 s is
+ * 240 calls a minute), so the figure shows who calls, not who was allowed to. A 5 s TTL makes a
+ * 30 s run six TTLs, and is the shortest refresh-ahead (on, as by default) still works with.
+ */
+const STEADY_TTL_S = 5;
+const STEADY: ServiceEnv = {
+  'rail-sim': { BAN_THRESHOLD: '100000' },
+  departures: {
+    CACHE_TTL_S: String(STEADY_TTL_S),
+    UPSTREAM_BUDGET_PER_MIN: '600',
+    UPSTREAM_BUDGET_BURST: '30',
+  },
+};
+
+/**
+ * The scan: the services' defaults (rail-sim's limit of 60 calls a minute per IP, the replicas'
+ * budget of 40 a minute, the gateway's 300 requests and 20 new routes a minute per client), as a
+ * real deployment runs, but a 10 s TTL so the commuters' boards are renewed several times in the
+ * run while the scanner spends upstream calls.
+ */
+const SCAN: ServiceEnv = {
+  departures: { CACHE_TTL_S: '10' },
+  gateway: { RATE_LIMIT_PER_MIN: '300', NEW_ROUTES_PER_CLIENT_PER_MIN: '20' },
+};
+/** Source addresses for route-scan's VUs (one each): on Linux all of 127/8 is loopback. */
+const SCAN_LOCAL_IPS = '127.0.0.20-127.0.0.59';
+
 interface Figures {
   requests: number;
   failedShare: number;
@@ -90,6 +127,7 @@ interface Figures {
   staleShare?: number;
   bansObserved?: number;
   recoverySeconds?: number;
+  upstreamCallsPerRouteTtl?: number;
   answers: Record<string, number>;
 }
 
@@ -137,13 +175,20 @@ function findK6(): { path: string | undefined; reason: string } {
   return findTool('k6', 'K6_BIN', [...onPath, ...built].filter(executable));
 }
 
+interface RunOptions {
+  /** Prometheus's remote-write URL, for k6's results. */
+  remoteWrite?: string;
+  /** More environment for k6 (the script's settings). */
+  env?: Record<string, string>;
+}
+
 /** Runs one k6 script; resolves with its exit code and summary (if it wrote one). */
 async function k6Run(
   k6: string,
   script: string,
   stack: Stack,
   label: string,
-  remoteWrite?: string,
+  { remoteWrite, env = {} }: RunOptions = {},
 ): Promise<{ code: number | null; summary: K6Summary | undefined; seconds: number }> {
   const dir = join(OUTPUT, label);
   rmSync(dir, { recursive: true, force: true });
@@ -168,6 +213,7 @@ async function k6Run(
         ...(remoteWrite
           ? { K6_PROMETHEUS_RW_SERVER_URL: remoteWrite, K6_PROMETHEUS_RW_TREND_STATS: 'p(95),p(99),avg' }
           : {}),
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -237,10 +283,10 @@ async function scenario(
   script: string,
   label: string,
   expected: 'pass' | 'fail',
-  remoteWrite?: string,
+  options: RunOptions = {},
 ): Promise<Row> {
   out(`\n▶ ${label} (expected to ${expected}) — ${elapsed()} in`);
-  const { code, summary, seconds } = await k6Run(k6, script, stack, label, remoteWrite);
+  const { code, summary, seconds } = await k6Run(k6, script, stack, label, options);
   const failed = failedThresholds(summary);
   let ok: boolean;
   let outcome: string;
@@ -333,14 +379,9 @@ async function stormWithTelemetry(k6: string, prometheusBin: string, stack: Stac
       { timeoutMs: 20_000, intervalMs: 500 },
     );
     const bansBefore = (await scalar(prometheus, 'sum(departures_upstream_bans_total)')) ?? 0;
-    const row = await scenario(
-      k6,
-      stack,
-      'ban-storm.js',
-      'ban-storm',
-      'pass',
-      `${prometheus.url}/api/v1/write`,
-    );
+    const row = await scenario(k6, stack, 'ban-storm.js', 'ban-storm', 'pass', {
+      remoteWrite: `${prometheus.url}/api/v1/write`,
+    });
     const stormEnded = Date.now();
 
     out('  telemetry after the storm:');
@@ -445,12 +486,29 @@ function table(): void {
   const recovery = rows.find((r) => r.figures?.recoverySeconds !== undefined)?.figures?.recoverySeconds;
   if (recovery !== undefined)
     out(`  ban-recovery: fresh boards again ${recovery.toFixed(1)} s after the bans were lifted`);
+  const calls = (run: string) => rows.find((r) => r.run === run)?.figures?.upstreamCallsPerRouteTtl;
+  const [affinity, roundRobin] = [calls('upstream-calls'), calls('upstream-calls-rr')];
+  if (affinity !== undefined || roundRobin !== undefined) {
+    const figure = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2)).padStart(5);
+    out(`  upstream calls per route per TTL, fleet-wide, steady load (TTL ${STEADY_TTL_S} s, two replicas):`);
+    out(`    before: round robin (FAILOVER=off)  ${figure(roundRobin)}   not judged`);
+    out(`    after:  route affinity              ${figure(affinity)}   bound 1.3, goal 1.1`);
+  }
   if (checks.length > 0) out('telemetry after ban-storm:');
   for (const c of checks) out(`  ${c.ok ? 'OK  ' : 'FAIL'} ${c.what}: ${c.detail}`);
 }
 
 /** Every run `npm run test:load` makes, in order; LOAD_SCENARIOS picks a subset by these names. */
-const SCENARIOS = ['ban-storm', 'ban-recovery', 'smoke', 'upstream-chaos', 'control'] as const;
+const SCENARIOS = [
+  'ban-storm',
+  'ban-recovery',
+  'smoke',
+  'upstream-chaos',
+  'upstream-calls',
+  'route-browse',
+  'route-scan',
+  'control',
+] as const;
 
 async function main(): Promise<number> {
   // LOAD_SCENARIOS=ban-storm,control runs a subset while working on one of them; a name that is
@@ -498,6 +556,43 @@ async function main(): Promise<number> {
       if (wanted('smoke')) await scenario(bin, stack, 'smoke.js', 'smoke', 'pass');
       if (wanted('upstream-chaos')) await scenario(bin, stack, 'upstream-chaos.js', 'upstream-chaos', 'pass');
     });
+  const steadyEnv = { CACHE_TTL_S: String(STEADY_TTL_S) };
+  if (wanted('upstream-calls') || wanted('route-browse'))
+    await withStack('upstream-calls and route-browse', STEADY, async (stack) => {
+      if (wanted('upstream-calls'))
+        await scenario(bin, stack, 'upstream-calls.js', 'upstream-calls', 'pass', { env: steadyEnv });
+      // After the measurement: its ban must not be in the figure.
+      if (wanted('route-browse')) await scenario(bin, stack, 'route-browse.js', 'route-browse', 'pass');
+    });
+  if (wanted('upstream-calls'))
+    // The same steady load through plain round robin, what the gateway did before route affinity:
+    // the "before" figure, reported, not judged.
+    await withStack(
+      'upstream-calls with round robin (FAILOVER=off)',
+      { ...STEADY, gateway: { FAILOVER: 'off' } },
+      (stack) =>
+        scenario(bin, stack, 'upstream-calls.js', 'upstream-calls-rr', 'pass', {
+          env: { ...steadyEnv, MAX_CALLS_PER_ROUTE_TTL: 'off' },
+        }),
+    );
+  if (wanted('route-scan')) {
+    // macOS has only 127.0.0.1 unless aliased: then every VU is one client, and the gateway's
+    // request limit must allow them all (the scan's proofs still hold; the addresses are untested).
+    const [first, last] = SCAN_LOCAL_IPS.split('-') as [string, string];
+    const addresses = (await canBind(first)) && (await canBind(last));
+    if (!addresses) out(`  note: cannot bind ${SCAN_LOCAL_IPS} here, so route-scan's VUs share one address`);
+    await withStack(
+      'route-scan',
+      addresses ? SCAN : { ...SCAN, gateway: { ...SCAN.gateway, RATE_LIMIT_PER_MIN: '1000000' } },
+      (stack) =>
+        scenario(bin, stack, 'route-scan.js', 'route-scan', 'pass', {
+          env: {
+            ...(addresses ? { K6_LOCAL_IPS: SCAN_LOCAL_IPS } : {}),
+            NEW_ROUTES_PER_CLIENT_PER_MIN: '20',
+          },
+        }),
+    );
+  }
   if (wanted('control'))
     await withStack('the control run (FAILOVER=off)', { ...STORM, gateway: { FAILOVER: 'off' } }, (stack) =>
       scenario(bin, stack, 'ban-storm.js', 'control', 'fail'),

@@ -51,6 +51,7 @@ export function figures(data) {
     answers: sources,
     bansObserved: value(data, 'bans_observed', 'count'),
     recoverySeconds: value(data, 'recovery_seconds', 'max'),
+    upstreamCallsPerRouteTtl: value(data, 'upstream_calls_per_route_ttl', 'max'),
     durationSeconds: (data.state?.testRunDurationMs ?? 0) / 1000,
   };
 }
@@ -99,6 +100,8 @@ export function textSummary(name, data) {
   ];
   if (f.bansObserved !== undefined) rows.push(['bans observed', String(f.bansObserved)]);
   if (f.recoverySeconds !== undefined) rows.push(['fresh again after', `${f.recoverySeconds.toFixed(1)} s`]);
+  if (f.upstreamCallsPerRouteTtl !== undefined)
+    rows.push(['upstream calls', `${f.upstreamCallsPerRouteTtl.toFixed(2)} per route per TTL`]);
   return [
     '',
     `${name}: ${passed ? 'PASSED' : 'FAILED'} (target ${config.baseUrl})`,

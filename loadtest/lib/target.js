@@ -107,7 +107,7 @@ export function warmUp(routes, pauseSeconds = 0.2) {
  * of letting a run of 429s pass for a verdict on ban handling. Reads the draft-8 RateLimit-Policy
  * header (`"300-in-1min"; q=300; w=60`); no header, no limit to check.
  */
-export function requireClientLimit(perMinute) {
+export function requireClientLimit(perMinute, remedy = 'or lower RATE') {
   const res = http.get(`${config.baseUrl}/api/routes`, params({ tags: { name: 'GET /api/routes' } }));
   const policy = String(res.headers['Ratelimit-Policy'] ?? '');
   const quota = Number(policy.match(/\bq=(\d+)/)?.[1]);
@@ -117,7 +117,7 @@ export function requireClientLimit(perMinute) {
   if (allowed < perMinute) {
     throw new Error(
       `the gateway allows ${allowed} requests a minute from one client and this run sends about ${Math.ceil(perMinute)}: ` +
-        'start it with RATE_LIMIT_PER_MIN=1000000 (docs/load-testing.md), or lower RATE.',
+        `start it with RATE_LIMIT_PER_MIN=1000000 (docs/load-testing.md), ${remedy}.`,
     );
   }
 }
@@ -147,13 +147,14 @@ export function replicaAddresses() {
 
 /**
  * setup() of a ban scenario: the gateway and rail-sim are up, rail-sim's admin API takes
- * ADMIN_TOKEN, and the gateway's per-client limit lets `perMinute` requests through.
+ * ADMIN_TOKEN, and the gateway's per-client limit lets `perMinute` requests through (else the
+ * error names RATE_LIMIT_PER_MIN and `remedy`).
  */
-export function requireBanScenarioTarget(perMinute) {
+export function requireBanScenarioTarget(perMinute, remedy) {
   waitUntilReady(config.baseUrl, 'The gateway');
   waitUntilReady(config.railsimUrl, 'rail-sim');
   requireRailSimAdmin();
-  requireClientLimit(perMinute);
+  requireClientLimit(perMinute, remedy);
 }
 
 /** The seed of this run's random choices: SEED, else the clock (repeated runs pick other pairs). */
