@@ -1,7 +1,12 @@
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Stack } from '@failway/stack';
-import { metricValue, type OtlpReceiver, rawHttpExchange, waitFor } from '@failway/testkit';
+import {
+  metricValue,
+  type OtlpReceiver,
+  rawHttpExchange,
+  startUpstreamGate,
+  type UpstreamGate,
+  waitFor,
+} from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { railSimAdmin, startApp, upstreams } from './support.ts';
 
@@ -15,101 +20,13 @@ interface GatewayAnswer {
   servedBy: string;
 }
 
-/** An upstream call the gate holds: where it came from, and how to let it through. */
-interface HeldCall {
-  from: string | undefined;
-  /** The upstream path asked for (which station's board). */
-  path: string;
-  forward(): void;
-  /** Whether the replica that made the call is still connected. */
-  alive(): boolean;
-}
-
-/**
- * A pass-through proxy between the departures replicas and rail-sim that can hold upstream calls
- * until the test lets them go. Each call leaves from the address the replica called from, so
- * rail-sim still tells the replicas apart (and bans them) by source IP.
- */
-interface Gate {
-  url: string;
-  /** rail-sim's base URL; known only once the stack has started it. */
-  target: string | undefined;
-  readonly held: readonly HeldCall[];
-  hold(): void;
-  /** Lets the held calls through (those of a replica that has gone are dropped). */
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function startGate(): Promise<Gate> {
-  let holding = false;
-  let waiting: HeldCall[] = [];
-  const server: Server = createServer((req, res) => {
-    const forward = () => {
-      if (!gate.target) {
-        res.writeHead(502).end();
-        return;
-      }
-      const upstream = new URL(gate.target);
-      const call = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: { ...req.headers, host: upstream.host },
-          localAddress: req.socket.remoteAddress,
-        },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      call.on('error', (error) => res.destroy(error));
-      req.pipe(call);
-    };
-    if (holding)
-      waiting.push({
-        from: req.socket.remoteAddress,
-        path: req.url ?? '',
-        forward,
-        alive: () => !req.socket.destroyed,
-      });
-    else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const release = () => {
-    holding = false;
-    const calls = waiting;
-    waiting = [];
-    for (const call of calls) if (call.alive()) call.forward();
-  };
-  const gate: Gate = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    target: undefined,
-    get held() {
-      return waiting;
-    },
-    hold() {
-      holding = true;
-    },
-    release,
-    async close() {
-      release();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-  return gate;
-}
-
 let app: Awaited<ReturnType<typeof startApp>>;
 let stack: Stack;
 let otlp: OtlpReceiver;
-let gate: Gate;
+let gate: UpstreamGate;
 
 beforeAll(async () => {
-  gate = await startGate();
+  gate = await startUpstreamGate();
   app = await startApp({
     // The replicas reach rail-sim through the gate; nothing calls it before the stack is up.
     // No deadline or heuristic here may decide an outcome by how fast the machine is: a call held

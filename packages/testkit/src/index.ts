@@ -1,5 +1,6 @@
 export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
 export { findCollector } from './collector.ts';
+export { type HeldCall, startUpstreamGate, type UpstreamGate } from './gate.ts';
 export { metricValue, rawHttpExchange, simOffsetToLondonHour } from './helpers.ts';
 export {
   freePort,

@@ -1,5 +1,3 @@
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   metricValue,
   type OtlpReceiver,
@@ -8,6 +6,8 @@ import {
   simOffsetToLondonHour,
   startOtlpReceiver,
   startService,
+  startUpstreamGate,
+  type UpstreamGate,
   waitFor,
 } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,69 +18,8 @@ const REPLICA_IP = '127.0.0.2';
 let otlp: OtlpReceiver;
 let railSim: ServiceProcess;
 let departures: ServiceProcess;
-let gate: Gate;
-
-/**
- * A pass-through proxy between departures and rail-sim that can hold upstream calls until the test
- * lets them go. Each call leaves from the address departures called from, so rail-sim still tells
- * replicas apart by source IP.
- */
-interface Gate {
-  url: string;
-  /** Calls that arrived while holding and wait to be let through. */
-  readonly held: number;
-  hold(): void;
-  release(): void;
-  close(): Promise<void>;
-}
-
-async function startGate(target: string): Promise<Gate> {
-  const upstream = new URL(target);
-  let holding = false;
-  const waiting: (() => void)[] = [];
-  const server: Server = createServer((req, res) => {
-    const forward = () => {
-      const call = request(
-        {
-          host: upstream.hostname,
-          port: upstream.port,
-          path: req.url,
-          method: req.method,
-          headers: { ...req.headers, host: upstream.host },
-          localAddress: req.socket.remoteAddress,
-        },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      call.on('error', (error) => res.destroy(error));
-      req.pipe(call);
-    };
-    if (holding) waiting.push(forward);
-    else forward();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const release = () => {
-    holding = false;
-    for (const forward of waiting.splice(0)) forward();
-  };
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get held() {
-      return waiting.length;
-    },
-    hold() {
-      holding = true;
-    },
-    release,
-    async close() {
-      release();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+/** Between departures and rail-sim, to hold an upstream call while callers pile up behind it. */
+let gate: UpstreamGate;
 
 async function admin(path: string, method: string, body?: unknown): Promise<Response> {
   return fetch(`${railSim.url}${path}`, {
@@ -119,7 +58,7 @@ beforeAll(async () => {
     // Boards show the morning peak whenever the test runs.
     SIM_TIME_OFFSET_MIN: String(simOffsetToLondonHour(8)),
   });
-  gate = await startGate(railSim.url);
+  gate = await startUpstreamGate(railSim.url);
   departures = await startService('departures', {
     ...telemetry,
     UPSTREAM_URL: gate.url,
@@ -193,7 +132,7 @@ describe('GET /departures/:crs', () => {
     try {
       await waitFor('19 callers to join the one upstream call held at the gate', async () => {
         const coalesced = metricValue(await metrics(departures), 'departures_coalesced_requests_total');
-        return coalesced === coalescedBefore + 19 && gate.held === 1 ? true : undefined;
+        return coalesced === coalescedBefore + 19 && gate.held.length === 1 ? true : undefined;
       });
     } finally {
       gate.release();
