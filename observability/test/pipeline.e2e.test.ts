@@ -513,9 +513,21 @@ describe.skipIf(missing !== undefined)(
         { timeoutMs: 30_000, intervalMs: 1000 },
       );
       expect(edges).toEqual(expect.arrayContaining(['gateway → departures', 'departures → rail-sim']));
-      // The collector's own metrics (8888 in compose) are scraped too.
-      const up = await (prometheus as PrometheusInstance).query('up{job=~"otel-collector.*"} == 1');
-      expect(up.map((r) => r.metric.job).sort()).toEqual(['otel-collector', 'otel-collector-spanmetrics']);
+      // The collector's own metrics (8888 in compose) are scraped too. One scrape can miss its
+      // timeout on a busy machine (up 0 until the next), so this waits for a successful one of each.
+      const wanted = ['otel-collector', 'otel-collector-spanmetrics'];
+      let seen: string[] = [];
+      await waitFor(
+        "a successful scrape of the collector's own metrics and of its span metrics",
+        async () => {
+          const up = await (prometheus as PrometheusInstance).query('up{job=~"otel-collector.*"}');
+          seen = up.map((r) => `${r.metric.job}=${r.value[1]}`).sort();
+          return wanted.every((job) => seen.includes(`${job}=1`)) ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 1000 },
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; last up: ${seen.join(', ') || 'no series'}`);
+      });
     });
 
     it('when a departures replica is banned, then DeparturesReplicaBanned is pending or firing for it', async () => {
