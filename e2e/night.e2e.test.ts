@@ -1,6 +1,6 @@
 import type { ServiceProcess, Stack } from '@failway/stack';
 import { waitFor } from '@failway/stack';
-import { metricValue, simOffsetToLondonHour } from '@failway/testkit';
+import { metricValue, simOffsetToLondonTime } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { railSimAdmin, startApp, upstreams } from './support.ts';
 
@@ -23,28 +23,8 @@ interface Answer {
   staleReason?: string;
 }
 
-function londonHhmm(at: Date): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/London',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(at);
-}
-
-/** A rail-sim clock shift in [-720, 720) that shows `hh:mm` London time now (checked, for clock-change days). */
-function offsetTo(hh: number, mm: number): number {
-  const wanted = `${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
-  const base = simOffsetToLondonHour(hh) + mm;
-  for (const candidate of [base, base - 60, base + 60]) {
-    const offset = ((((candidate + 720) % 1440) + 1440) % 1440) - 720;
-    if (londonHhmm(new Date(Date.now() + offset * 60_000)) === wanted) return offset;
-  }
-  throw new Error(`no offset shows ${wanted} in London`);
-}
-
-const EVENING = offsetTo(23, 50);
-const NIGHT = offsetTo(1, 50);
+const EVENING = simOffsetToLondonTime(23, 50);
+const NIGHT = simOffsetToLondonTime(1, 50);
 
 let app: Awaited<ReturnType<typeof startApp>>;
 let stack: Stack;

@@ -13,6 +13,43 @@ export function simOffsetToLondonHour(hour: number, now = new Date()): number {
   return (((hour * 60 - minutes) % 1440) + 1440) % 1440;
 }
 
+/** `at` as London wall-clock time, "HH:MM". */
+export function londonHhmm(at: Date): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/London',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(at);
+}
+
+/**
+ * Minutes in [-720, 720) to shift rail-sim's clock so its boards show `hh`:`mm` London time now;
+ * checked against the real London time, so it holds on clock-change days too.
+ */
+export function simOffsetToLondonTime(hh: number, mm: number): number {
+  const wanted = `${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
+  const base = simOffsetToLondonHour(hh) + mm;
+  for (const candidate of [base, base - 60, base + 60]) {
+    const offset = ((((candidate + 720) % 1440) + 1440) % 1440) - 720;
+    if (londonHhmm(new Date(Date.now() + offset * 60_000)) === wanted) return offset;
+  }
+  throw new Error(`no offset shows ${wanted} in London`);
+}
+
+/** The message `load` throws for `env` (a service's loadConfig); throws when it accepts `env`. */
+export function configErrorOf(
+  load: (env: NodeJS.ProcessEnv) => unknown,
+  env: Record<string, string>,
+): string {
+  try {
+    load(env);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
 /** Reads one sample from Prometheus text, matching the metric name and every given label. */
 export function metricValue(
   text: string,

@@ -1,7 +1,14 @@
 export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
 export { findCollector } from './collector.ts';
 export { type HeldCall, startUpstreamGate, type UpstreamGate } from './gate.ts';
-export { metricValue, rawHttpExchange, simOffsetToLondonHour } from './helpers.ts';
+export {
+  configErrorOf,
+  londonHhmm,
+  metricValue,
+  rawHttpExchange,
+  simOffsetToLondonHour,
+  simOffsetToLondonTime,
+} from './helpers.ts';
 export {
   freePort,
   type NativeProcess,

@@ -1,16 +1,11 @@
+import { configErrorOf } from '@failway/testkit';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 
 const VALID = { UPSTREAM_API_KEY: 'key' };
 
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
+/** The message loadConfig throws for `env`; fails the test when it does not throw. */
+const configError = (env: Record<string, string>) => configErrorOf(loadConfig, env);
 
 describe('loadConfig: demand first and bounded bans', () => {
   it('when nothing is set, then refresh-ahead is on with a 0.3 share and a 120 s window, and bans last at most 7200 s', () => {

@@ -1,4 +1,4 @@
-import { type ServiceProcess, simOffsetToLondonHour, startService } from '@failway/testkit';
+import { type ServiceProcess, simOffsetToLondonTime, startService } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_PATH, type Board, call, closeAgents, json } from './support.ts';
 
@@ -21,26 +21,6 @@ interface Problem {
   field?: string;
 }
 
-/** A shift in [-720, 720) that shows `hh:mm` London time on the boards now (checked, for clock-change days). */
-function offsetTo(hh: number, mm: number): number {
-  const wanted = `${String(hh).padStart(2, '0')}:${String(mm).padStart(2, '0')}`;
-  const base = simOffsetToLondonHour(hh) + mm;
-  for (const candidate of [base, base - 60, base + 60]) {
-    const offset = ((((candidate + 720) % 1440) + 1440) % 1440) - 720;
-    if (londonHhmm(new Date(Date.now() + offset * 60_000)) === wanted) return offset;
-  }
-  throw new Error(`no offset shows ${wanted} in London`);
-}
-
-function londonHhmm(at: Date): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/London',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).format(at);
-}
-
 /** The London wall-clock time a board was generated at ("HH:MM"; LDBWS writes local time). */
 function generatedHhmm(board: Board): string {
   return board.generatedAt.slice(11, 16);
@@ -54,7 +34,7 @@ function minutesBetween(a: string, b: string): number {
 
 let sim: ServiceProcess;
 let noAdmin: ServiceProcess;
-const STARTED_AT = offsetTo(8, 0);
+const STARTED_AT = simOffsetToLondonTime(8, 0);
 
 beforeAll(async () => {
   [sim, noAdmin] = await Promise.all([
@@ -113,7 +93,7 @@ describe('GET /admin/clock', () => {
 
 describe('PUT /admin/clock', () => {
   it('when the clock is moved past the last train, then boards are generated at the new time and are empty; moved back, the trains return', async () => {
-    const night = offsetTo(1, 50);
+    const night = simOffsetToLondonTime(1, 50);
     const res = await clock('PUT', { offsetMinutes: night });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ offsetMinutes: night, configuredOffsetMinutes: STARTED_AT });
@@ -134,7 +114,7 @@ describe('PUT /admin/clock', () => {
   });
 
   it('when the caller is banned silently, then the empty board carries the moved clock too', async () => {
-    const evening = offsetTo(20, 0);
+    const evening = simOffsetToLondonTime(20, 0);
     expect((await clock('PUT', { offsetMinutes: evening })).status).toBe(200);
     const admin = (path: string, method: string, body?: unknown) =>
       fetch(`${sim.url}/admin${path}`, {

@@ -1,20 +1,13 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { REPO_ROOT } from '@failway/testkit';
+import { configErrorOf, REPO_ROOT } from '@failway/testkit';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 
 const VALID = { RAIL_API_KEYS: 'key-one' };
 
 /** The message loadConfig throws for `env`; fails the test when it does not throw. */
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    return (error as Error).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
+const configError = (env: Record<string, string>) => configErrorOf(loadConfig, env);
 
 describe('loadConfig', () => {
   it('when RAIL_API_KEYS is unset, then it fails naming RAIL_API_KEYS', () => {
