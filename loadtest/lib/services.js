@@ -4,7 +4,7 @@
 // and after their load and judge the difference, so they work against a long-lived target too.
 import http from 'k6/http';
 import { config } from './config.js';
-import { json, params } from './http.js';
+import { admin, json, params } from './http.js';
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
@@ -56,14 +56,9 @@ export function gatewayCounters() {
 
 /** The gateway's departures replicas ({name, state, ...}); throws naming ADMIN_TOKEN when refused. */
 export function upstreamMembers() {
-  const res = http.get(
-    `${config.baseUrl}/admin/upstreams`,
-    params({
-      headers: { Authorization: `Bearer ${config.adminToken}` },
-      tags: { name: 'GET /admin/upstreams' },
-      responseCallback: http.expectedStatuses(200, 401, 403, 404),
-    }),
-  );
+  const res = admin('GET', `${config.baseUrl}/admin/upstreams`, undefined, {
+    responseCallback: http.expectedStatuses(200, 401, 403, 404),
+  });
   const members = json(res)?.members;
   if (res.status !== 200 || !Array.isArray(members)) {
     throw new Error(

@@ -3,7 +3,7 @@
 import { sleep } from 'k6';
 import http from 'k6/http';
 import { config } from './config.js';
-import { board, json, params } from './http.js';
+import { admin, board, json, params } from './http.js';
 
 /**
  * Waits (bounded by READY_TIMEOUT_S) until `${url}/readyz` answers 200; throws otherwise, which
@@ -26,14 +26,9 @@ export function waitUntilReady(url, what) {
 
 /** Checks rail-sim's admin API answers with ADMIN_TOKEN; throws a message that says what is wrong. */
 export function requireRailSimAdmin() {
-  const res = http.get(
-    `${config.railsimUrl}/admin/faults`,
-    params({
-      headers: { Authorization: `Bearer ${config.adminToken}` },
-      tags: { name: 'GET /admin/faults' },
-      responseCallback: http.expectedStatuses(200, 401, 403, 404),
-    }),
-  );
+  const res = admin('GET', `${config.railsimUrl}/admin/faults`, undefined, {
+    responseCallback: http.expectedStatuses(200, 401, 403, 404),
+  });
   if (res.status !== 200) {
     throw new Error(
       `rail-sim's admin API at ${config.railsimUrl}/admin answered ${res.status || res.error}: ` +
@@ -132,14 +127,9 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  */
 export function replicaAddresses() {
   if (__ENV.REPLICA_IPS) return config.replicaIps;
-  const res = http.get(
-    `${config.baseUrl}/admin/upstreams`,
-    params({
-      headers: { Authorization: `Bearer ${config.adminToken}` },
-      tags: { name: 'GET /admin/upstreams' },
-      responseCallback: http.expectedStatuses(200, 401, 403, 404),
-    }),
-  );
+  const res = admin('GET', `${config.baseUrl}/admin/upstreams`, undefined, {
+    responseCallback: http.expectedStatuses(200, 401, 403, 404),
+  });
   const hosts = (json(res)?.members ?? []).map((m) => String(m.name ?? '').replace(/:\d+$/, ''));
   const remote = hosts.filter((h) => IPV4.test(h) && !h.startsWith('127.'));
   return remote.length > 0 && remote.length === hosts.length ? remote : config.replicaIps;
