@@ -38,6 +38,18 @@ export interface StartOptions {
   onLine?: (label: string, line: LogLine | string) => void;
   /** Aborting during start-up stops the process and rejects (Ctrl-C while starting). */
   signal?: AbortSignal;
+  /**
+   * `source` (default): the TypeScript sources, as every local run; `dist`: the production build
+   * (`npm run build` first), started as the images start it.
+   */
+  build?: 'source' | 'dist';
+  /** Extra Node flags, before the entry point (e.g. `--cpu-prof`, `--max-old-space-size=96`). */
+  nodeArgs?: readonly string[];
+  /**
+   * A command the process is started through, which must end by running its arguments (e.g.
+   * `['sh', '-c', 'echo $$ > /sys/fs/cgroup/memory/x/cgroup.procs && exec "$@"', 'sh']`).
+   */
+  launcher?: readonly string[];
 }
 
 /** Log levels that hide the "listening" info line (winston: error < warn < info < …). */
@@ -122,11 +134,21 @@ export async function startService(
   if (fixedPort !== 0) await assertPortFree(fixedPort, fullEnv.HOST, label);
   const host = reachableHost(fullEnv.HOST);
 
-  const child = spawn(
+  const entry =
+    options.build === 'dist'
+      ? ['--import', './dist/instrumentation.js', 'dist/main.js']
+      : ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'];
+  const [file, ...args] = [
+    ...(options.launcher ?? []),
     process.execPath,
-    ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'],
-    { cwd: resolve(REPO_ROOT, 'services', name), env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+    ...(options.nodeArgs ?? []),
+    ...entry,
+  ];
+  const child = spawn(file as string, args, {
+    cwd: resolve(REPO_ROOT, 'services', name),
+    env: fullEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: LogLine[] = [];
   const output: string[] = [];
   const tail: string[] = [];

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { get as httpGet } from 'node:http';
-import { assertPortFree, bindError, type LogLine, type ServiceProcess, startService } from './process.ts';
+import {
+  assertPortFree,
+  bindError,
+  type LogLine,
+  type ServiceProcess,
+  type StartOptions,
+  startService,
+} from './process.ts';
 
 export interface StackPorts {
   gateway: number;
@@ -35,6 +42,10 @@ export interface StackOptions {
   onNotice?: (message: string) => void;
   /** Aborting during start-up stops what was started and rejects (Ctrl-C while starting). */
   signal?: AbortSignal;
+  /** `dist`: every service from its production build (`npm run build` first); default `source`. */
+  build?: 'source' | 'dist';
+  /** Per process label (`gateway`, `departures-a`, …): Node flags and a launcher (see StartOptions). */
+  processOptions?: (label: string) => Pick<StartOptions, 'nodeArgs' | 'launcher'>;
 }
 
 export interface Stack {
@@ -132,6 +143,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         keepLogs: options.keepLogs ?? true,
         ...(options.onLine ? { onLine: options.onLine } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.build ? { build: options.build } : {}),
+        ...options.processOptions?.(label),
       },
     );
     started.push(proc);
