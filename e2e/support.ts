@@ -12,7 +12,12 @@ export async function startApp(
   const stack = await startStack({
     ports: ZERO_PORTS,
     adminToken: ADMIN,
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    // Every request traced: the tests look for the trace of requests they make in bursts.
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      TRACES_PER_SECOND: 'all',
+    },
     serviceEnv: {
       ...serviceEnv,
       // Boards show the morning peak whenever the tests run.

@@ -109,9 +109,10 @@ function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
     const started = process.hrtime.bigint();
     const requestId = resolveRequestId(req.headers[REQUEST_ID_HEADER]);
     res.setHeader('X-Request-ID', requestId);
-    // In middleware the active span is express's, not the server span: the HTTP instrumentation
-    // leaves the server span in the RPC metadata of the context, which is where the route goes too.
-    getRPCMetadata(context.active())?.span?.setAttribute('request.id', requestId);
+    // The HTTP instrumentation leaves the server span in the RPC metadata of the context, where
+    // the route template goes too: the span is named `GET /departures/:crs` when it ends.
+    const rpc = getRPCMetadata(context.active());
+    rpc?.span?.setAttribute('request.id', requestId);
     const ids = activeTraceIds();
     // Lets a person (or the board page) look the request up in the tracing UI.
     if (ids.trace_id) res.setHeader('X-Trace-ID', ids.trace_id);
@@ -123,6 +124,7 @@ function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
       // A client that hangs up before the answer is written gets nginx's 499 in the figures.
       const status = res.writableFinished ? res.statusCode : 499;
       const route = routeTemplate(req, res);
+      if (rpc && route !== 'unmatched') rpc.route = route;
       metrics.httpServerDuration.observe({
         labels: { method: req.method, route, status_code: String(status) },
         value: seconds,

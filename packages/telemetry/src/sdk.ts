@@ -1,19 +1,22 @@
 import { hostname } from 'node:os';
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { WinstonInstrumentation } from '@opentelemetry/instrumentation-winston';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   type BatchSpanProcessorOptions,
   NoopSpanProcessor,
   type SpanProcessor,
+  TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { currentRequestId } from './context.ts';
 import { onShutdown } from './lifecycle.ts';
+import { samplerFromEnv } from './sampler.ts';
 
 /** Paths that are polled by probes and scrapers: tracing them would drown the real traffic. */
 export const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
@@ -59,22 +62,58 @@ export interface TelemetryOptions {
 export interface Telemetry {
   serviceName: string;
   exporting: boolean;
+  /** False when OTEL_SDK_DISABLED=true: no spans, no instrumentation, nothing patched. */
+  enabled: boolean;
+  /** The instrumentations in use (none when disabled). */
+  instrumentations: Instrumentation[];
   shutdown(): Promise<void>;
 }
 
 /**
- * Starts the OpenTelemetry Node SDK: http, express, undici and winston instrumentations,
- * OTLP/HTTP trace export when OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable)
- * is set. Without an endpoint spans are still made, so logs and exemplars carry trace IDs,
- * but nothing is exported and nothing is logged about it.
+ * The two instrumentations the services need: http (server spans, named by route through the
+ * request middleware) and undici (client spans, over diagnostics_channel). Creating one enables
+ * it. Neither needs an ESM loader hook.
+ */
+function createInstrumentations(): Instrumentation[] {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => OPS_PATHS.has(pathOf(req.url)),
+      // The request ID is also set by the request-ID middleware; setting it here from the raw
+      // header covers requests that never reach express (e.g. rejected by the parser).
+      requestHook: (span, req) => {
+        if ('headers' in req) {
+          const id = req.headers['x-request-id'];
+          if (typeof id === 'string' && id.length <= 128) span.setAttribute('request.id', id);
+        }
+      },
+    }),
+    new UndiciInstrumentation({
+      ignoreRequestHook: (req) => OPS_PATHS.has(pathOf(req.path)),
+      startSpanHook: () => {
+        const id = currentRequestId();
+        return id ? { 'request.id': id } : {};
+      },
+    }),
+  ];
+}
+
+/**
+ * Starts tracing: a TracerProvider with W3C trace context and baggage propagation, async-local
+ * context, the given instrumentations enabled, and OTLP/HTTP trace export when
+ * OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set. Without an endpoint spans
+ * are still made, so logs and exemplars carry trace IDs, but nothing is exported.
+ *
+ * Only these parts, not @opentelemetry/sdk-node: that SDK also loads the metrics and logs SDKs and
+ * their exporters (prom-client owns metrics here and syslog owns logs), which cost each service
+ * about 40 MB of memory for nothing (docs/performance.md). OTEL_SDK_DISABLED=true turns it all off.
  */
 export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   const env = options.env ?? process.env;
   const serviceName = options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node';
-  // prom-client owns metrics and syslog owns logs: keep the SDK from trying OTLP for them,
-  // which would also stall shutdown for seconds when no collector listens.
-  env.OTEL_METRICS_EXPORTER ??= 'none';
-  env.OTEL_LOGS_EXPORTER ??= 'none';
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
+    return { serviceName, exporting: false, enabled: false, instrumentations: [], shutdown: async () => {} };
+  }
+  const { sampler } = samplerFromEnv(env);
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
   const exporting = Boolean(options.spanProcessors) || Boolean(endpoint);
   const spanProcessors = options.spanProcessors ?? [
@@ -82,39 +121,37 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
       ? new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ...batchSpanOptions(env) })
       : new NoopSpanProcessor(),
   ];
-
-  const sdk = new NodeSDK({
+  // OTEL_RESOURCE_ATTRIBUTES (e.g. service.namespace=failway) first; the service's own win.
+  const resource = envDetector.detect().attributes ?? {};
+  const provider = new TracerProvider({
     resource: resourceFromAttributes({
+      ...resource,
       'service.name': serviceName,
       'service.version': options.serviceVersion ?? env.SERVICE_VERSION ?? '0.1.0',
       'service.instance.id': env.SERVICE_INSTANCE_ID ?? `${hostname()}-${process.pid}`,
       'deployment.environment.name': env.DEPLOYMENT_ENVIRONMENT ?? 'local',
     }),
     spanProcessors,
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => OPS_PATHS.has(pathOf(req.url)),
-        // The request ID is also set by the request-ID middleware; setting it here from the raw
-        // header covers requests that never reach express (e.g. rejected by the parser).
-        requestHook: (span, req) => {
-          if ('headers' in req) {
-            const id = req.headers['x-request-id'];
-            if (typeof id === 'string' && id.length <= 128) span.setAttribute('request.id', id);
-          }
-        },
-      }),
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-      new UndiciInstrumentation({
-        ignoreRequestHook: (req) => OPS_PATHS.has(pathOf(req.path)),
-        startSpanHook: () => {
-          const id = currentRequestId();
-          return id ? { 'request.id': id } : {};
-        },
-      }),
-      new WinstonInstrumentation({ disableLogSending: true }),
-    ],
+    ...(sampler ? { sampler } : {}),
   });
-  sdk.start();
-  onShutdown('opentelemetry', () => sdk.shutdown());
-  return { serviceName, exporting, shutdown: () => sdk.shutdown() };
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(
+    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+  );
+  trace.setGlobalTracerProvider(provider);
+  const instrumentations = createInstrumentations();
+  const unregister = registerInstrumentations({
+    instrumentations,
+    tracerProvider: provider,
+  });
+  let stopped: Promise<void> | undefined;
+  const shutdown = () => {
+    stopped ??= (async () => {
+      unregister();
+      await provider.shutdown();
+    })();
+    return stopped;
+  };
+  onShutdown('opentelemetry', shutdown);
+  return { serviceName, exporting, enabled: true, instrumentations, shutdown };
 }

@@ -1,4 +1,4 @@
-import { type Attributes, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Attributes, type Span, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
 
 const tracer = trace.getTracer('@failway/telemetry');
 
@@ -31,9 +31,13 @@ export async function withSpan<T>(
   });
 }
 
-/** The trace and span IDs of the active span, or nulls when there is none. */
+/**
+ * The trace and span IDs of the active span, or nulls when there is none or it is not sampled:
+ * a trace ID on a log line, an exemplar or an X-Trace-ID header always leads to a recorded trace.
+ */
 export function activeTraceIds(): { trace_id: string | null; span_id: string | null } {
   const ctx = trace.getActiveSpan()?.spanContext();
-  if (!ctx || !trace.isSpanContextValid(ctx)) return { trace_id: null, span_id: null };
+  if (!ctx || !trace.isSpanContextValid(ctx) || (ctx.traceFlags & TraceFlags.SAMPLED) === 0)
+    return { trace_id: null, span_id: null };
   return { trace_id: ctx.traceId, span_id: ctx.spanId };
 }
