@@ -1,5 +1,6 @@
+import sonicBoom from 'sonic-boom';
 import winston from 'winston';
-import type Transport from 'winston-transport';
+import Transport from 'winston-transport';
 import { currentRequestId } from './context.ts';
 import { safeStringify } from './json.ts';
 import { onShutdown } from './lifecycle.ts';
@@ -15,6 +16,8 @@ export interface LoggerOptions {
   syslog?: { host: string; port: number } | undefined;
   /** Called with the number of syslog messages dropped because the buffer was full. */
   onSyslogDrop?: (count: number) => void;
+  /** Called with the number of stdout lines dropped because stdout was not read (buffer full). */
+  onStdoutDrop?: (count: number) => void;
   /** Replaces stdout (tests). */
   transports?: Transport[];
 }
@@ -50,12 +53,60 @@ const orderedJson = winston.format((info) => {
   return info;
 })();
 
+/** Most a service keeps of log lines stdout has not taken yet; beyond it, lines are dropped. */
+export const STDOUT_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Longest a log line waits in that buffer before it is written. */
+export const STDOUT_FLUSH_MS = 100;
+
+/**
+ * stdout as a buffered, asynchronous stream (sonic-boom, pino's writer). Node writes to a pipe
+ * synchronously, one write(2) per line, and a busy service spent more time there than on the
+ * request itself (docs/performance.md); here lines go out together, in writes of 4 kB or more,
+ * and none waits longer than STDOUT_FLUSH_MS. What is still buffered is written synchronously when the process
+ * exits or shuts down, so nothing is lost on a normal or a failing exit.
+ */
+function stdoutStream(onDrop: ((count: number) => void) | undefined): sonicBoom.SonicBoom {
+  const stream = new sonicBoom.SonicBoom({
+    fd: 1,
+    sync: false,
+    // Lines wait until 4 kB are due or 100 ms have passed, whichever comes first.
+    minLength: 4096,
+    periodicFlush: STDOUT_FLUSH_MS,
+    maxLength: STDOUT_BUFFER_BYTES,
+  });
+  stream.on('drop', () => onDrop?.(1));
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // stdout is gone (EPIPE): nothing left to write to
+    }
+  });
+  return stream;
+}
+
+/** Writes each record's JSON line to the buffered stdout stream. */
+export class StdoutTransport extends Transport {
+  readonly #stream: sonicBoom.SonicBoom;
+
+  constructor(stream: sonicBoom.SonicBoom) {
+    super();
+    this.#stream = stream;
+  }
+
+  override log(info: Record<symbol, unknown>, callback: () => void): void {
+    this.#stream.write(`${String(info[MESSAGE])}\n`);
+    callback();
+  }
+}
+
 /**
  * The service logger: JSON lines on stdout with timestamp, level, service, message, request_id,
  * trace_id and span_id on every line; optionally the same records as RFC 5424 syslog over TCP.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const transports: Transport[] = options.transports ?? [new winston.transports.Console()];
+  const stdout = options.transports ? undefined : stdoutStream(options.onStdoutDrop);
+  const transports: Transport[] = options.transports ?? [new StdoutTransport(stdout as sonicBoom.SonicBoom)];
   let syslog: SyslogTransport | undefined;
   if (options.syslog) {
     syslog = new SyslogTransport({
@@ -78,6 +129,11 @@ export function createLogger(options: LoggerOptions): Logger {
   onShutdown('logger', async () => {
     await syslog?.flush(2000);
     logger.close();
+    try {
+      stdout?.flushSync();
+    } catch {
+      // stdout is gone (EPIPE)
+    }
   });
   return logger;
 }

@@ -11,6 +11,7 @@ export interface ServiceMetrics {
   httpServerDuration: Histogram<'method' | 'route' | 'status_code'>;
   httpClientDuration: Histogram<'peer_service' | 'method' | 'status_code'>;
   syslogDropped: Counter;
+  stdoutDropped: Counter;
 }
 
 /**
@@ -46,6 +47,11 @@ export function createMetrics(service: string): ServiceMetrics {
     syslogDropped: new Counter({
       name: 'log_syslog_dropped_total',
       help: 'Log records not sent to the syslog server because its buffer was full while it was unreachable.',
+      registers: [registry],
+    }),
+    stdoutDropped: new Counter({
+      name: 'log_stdout_dropped_total',
+      help: 'Log lines not written to stdout because nothing read it and its buffer was full.',
       registers: [registry],
     }),
   };

@@ -30,6 +30,7 @@ export function createServiceRuntime(
       ? { host: telemetryEnv.SYSLOG_HOST, port: telemetryEnv.SYSLOG_PORT }
       : undefined,
     onSyslogDrop: (n) => metrics.syslogDropped.inc(n),
+    onStdoutDrop: (n) => metrics.stdoutDropped.inc(n),
   });
   return { service, env: telemetryEnv, logger, metrics, health: new Health(readiness) };
 }

@@ -1,12 +1,12 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import winston from 'winston';
 import { requestContext } from '../src/context.ts';
 import { runShutdownHooks } from '../src/lifecycle.ts';
-import { createLogger } from '../src/logger.ts';
+import { createLogger, STDOUT_FLUSH_MS, StdoutTransport } from '../src/logger.ts';
 import { render } from '../src/metrics.ts';
 import { createServiceRuntime } from '../src/runtime.ts';
 import { withSpan } from '../src/spans.ts';
@@ -185,7 +185,7 @@ describe('createServiceRuntime logging to syslog', () => {
       expect(runtime.env.SYSLOG_PORT).toBe(port);
       // Keep the 1,500 lines off the test output; the syslog transport stays.
       for (const transport of [...runtime.logger.transports]) {
-        if (transport instanceof winston.transports.Console) runtime.logger.remove(transport);
+        if (transport instanceof StdoutTransport) runtime.logger.remove(transport);
       }
       expect(runtime.logger.transports).toHaveLength(1);
 
@@ -221,5 +221,63 @@ describe('createServiceRuntime logging to syslog', () => {
       'log_syslog_dropped_total{service="custom"} 0',
     );
     await runShutdownHooks();
+  });
+});
+
+/** Runs `body` (after `createLogger` is imported) in a child Node; its stdout lines and exit code. */
+function runLoggingChild(
+  body: string,
+): Promise<{ lines: string[]; code: number | null; firstLineAt: number }> {
+  const logger = new URL('../src/logger.ts', import.meta.url).href;
+  const script = `import { createLogger } from ${JSON.stringify(logger)};\n${body}`;
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    let firstLineAt = -1;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      if (firstLineAt < 0) firstLineAt = Date.now() - started;
+      out += chunk;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ lines: out.split('\n').filter(Boolean), code, firstLineAt });
+    });
+  });
+}
+
+describe('the stdout log stream', () => {
+  it('when a service logs many lines and exits at once, then every line reaches stdout, whole and in order', async () => {
+    const { lines, code } = await runLoggingChild(`
+      const logger = createLogger({ service: 'svc' });
+      for (let i = 0; i < 3000; i++) logger.info('line', { i });
+      setImmediate(() => process.exit(3));
+    `);
+    expect(code).toBe(3);
+    expect(lines).toHaveLength(3000);
+    expect(lines.map((l) => (JSON.parse(l) as { i: number }).i)).toEqual([...Array(3000).keys()]);
+  });
+
+  it('when a service logs one line and goes on running, then the line is written within the flush interval', async () => {
+    const { lines, firstLineAt } = await runLoggingChild(`
+      const logger = createLogger({ service: 'svc' });
+      setTimeout(() => logger.info('lone line'), 300);
+      // Stays alive until the line has had time to leave, then exits without logging more.
+      setTimeout(() => process.exit(0), 300 + ${STDOUT_FLUSH_MS} * 20);
+    `);
+    expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['lone line']);
+    // Written before the exit's own flush: by the periodic flush, not only at exit.
+    expect(firstLineAt).toBeLessThan(300 + STDOUT_FLUSH_MS * 20);
+  });
+
+  it('when the stdout transport is used, then it is the one transport of a plain service logger', () => {
+    const logger = createLogger({ service: 'svc' });
+    expect(logger.transports.map((t) => t.constructor)).toEqual([StdoutTransport]);
+    logger.close();
   });
 });
