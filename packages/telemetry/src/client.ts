@@ -56,18 +56,26 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     connections: options.connections ?? 32,
   });
   const defaultTimeout = options.timeoutMs ?? 3_000;
+  const base = baseHref(options.baseUrl);
   return {
     async request(path, init = {}) {
       const method = init.method ?? 'GET';
       const headers: Record<string, string> = { ...init.headers };
       const requestId = currentRequestId();
       if (requestId) headers[REQUEST_ID_HEADER] = requestId;
-      const deadline = AbortSignal.timeout(init.timeoutMs ?? defaultTimeout);
-      const signal = init.signal ? AbortSignal.any([deadline, init.signal]) : deadline;
+      // A timer cleared when the call ends: AbortSignal.timeout cannot be cleared, and each one
+      // that outlives its call still fires, making a TimeoutError for nothing.
+      const deadline = new AbortController();
+      const timeoutMs = init.timeoutMs ?? defaultTimeout;
+      const timer = setTimeout(
+        () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+        timeoutMs,
+      );
+      const signal = init.signal ? AbortSignal.any([deadline.signal, init.signal]) : deadline.signal;
       const started = process.hrtime.bigint();
       let statusLabel = 'error';
       try {
-        const res = await undiciRequest(resolveUrl(options.baseUrl, path), {
+        const res = await undiciRequest(`${base}${path.replace(LEADING_SLASHES, '')}`, {
           method,
           headers,
           signal,
@@ -80,6 +88,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         if (statusLabel === 'error') statusLabel = errorKind(error);
         throw error;
       } finally {
+        clearTimeout(timer);
         options.metrics.httpClientDuration.observe({
           labels: { peer_service: options.peerService, method, status_code: statusLabel },
           value: Number(process.hrtime.bigint() - started) / 1e9,
@@ -91,13 +100,22 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   };
 }
 
+const LEADING_SLASHES = /^\/+/;
+
+/** The base URL as a prefix that paths are appended to: its path always ends with `/`. */
+function baseHref(baseUrl: string): string {
+  const base = new URL(baseUrl);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  base.search = '';
+  base.hash = '';
+  return base.href;
+}
+
 /**
  * `path` below the base URL's own path: `https://api.example/rail` + `/LDBWS/x` is
  * `https://api.example/rail/LDBWS/x`, where `new URL(path, base)` would drop `/rail` (real APIs
  * are often served under a product path prefix).
  */
 export function resolveUrl(baseUrl: string, path: string): URL {
-  const base = new URL(baseUrl);
-  if (!base.pathname.endsWith('/')) base.pathname += '/';
-  return new URL(path.replace(/^\/+/, ''), base);
+  return new URL(`${baseHref(baseUrl)}${path.replace(LEADING_SLASHES, '')}`);
 }

@@ -117,6 +117,29 @@ describe('GET /departures/:crs', () => {
     expect(metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' })).toBe(before);
   });
 
+  it('when asked with the entity tag of the answer it holds, then it answers 304 with the age and no body; another tag gets the board', async () => {
+    const first = await fetch(`${departures.url}/departures/SAC?to=HPD&rows=10`);
+    await first.arrayBuffer();
+    const again = await fetch(`${departures.url}/departures/SAC?to=HPD&rows=10`);
+    const answer = (await again.json()) as BoardAnswer;
+    const etag = again.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-z]+-cache"$/);
+    const before = metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' });
+    const notModified = await fetch(`${departures.url}/departures/SAC?to=HPD&rows=10`, {
+      headers: { 'if-none-match': etag as string },
+    });
+    expect(notModified.status).toBe(304);
+    expect(await notModified.text()).toBe('');
+    expect(notModified.headers.get('etag')).toBe(etag);
+    expect(Number(notModified.headers.get('age'))).toBeGreaterThanOrEqual(answer.ageSeconds);
+    const other = await fetch(`${departures.url}/departures/SAC?to=HPD&rows=10`, {
+      headers: { 'if-none-match': '"0-cache"' },
+    });
+    expect(other.status).toBe(200);
+    expect(((await other.json()) as BoardAnswer).fetchedAt).toBe(answer.fetchedAt);
+    expect(metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' })).toBe(before);
+  });
+
   it('when 20 callers ask for a new route at once, then the upstream is called once', async () => {
     const before = metricValue(await metrics(railSim), 'railsim_requests_total', { outcome: 'ok' }) ?? 0;
     const coalescedBefore =

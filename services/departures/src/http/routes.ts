@@ -1,9 +1,19 @@
 import { AppError, invalidParameter } from '@failway/telemetry';
 import type { Express, Request } from 'express';
 import { MAX_ROWS } from '../config.ts';
-import { BoardUnavailableError, type DeparturesService } from '../domain/departures.ts';
+import { type BoardAnswer, BoardUnavailableError, type DeparturesService } from '../domain/departures.ts';
 
 const CRS = /^[A-Za-z]{3}$/;
+
+/**
+ * The entity tag of an answer for one URL: which fetch of the board it is, where it came from and
+ * why it is stale. Everything else in the answer but its age follows from those (the URL fixes
+ * the station, destination and rows).
+ */
+export function boardTag(answer: Pick<BoardAnswer, 'fetchedAt' | 'source' | 'staleReason'>): string {
+  const fetched = Date.parse(answer.fetchedAt).toString(36);
+  return `"${fetched}-${answer.source}${answer.staleReason ? `-${answer.staleReason}` : ''}"`;
+}
 
 function single(req: Request, name: string): string | undefined {
   const value = req.query[name];
@@ -45,10 +55,19 @@ export function departuresRoutes(app: Express, departures: DeparturesService): v
     const rows = rowsParam(single(req, 'rows'));
     try {
       const answer = await departures.getBoard({ crs, to, rows });
-      res.setHeader('Cache-Control', 'no-store');
+      const etag = boardTag(answer);
+      res.setHeader('Cache-Control', 'no-cache');
+      res.setHeader('ETag', etag);
       res.setHeader('X-Board-Source', answer.source);
       res.setHeader('Age', String(answer.ageSeconds));
       if (answer.source === 'stale') res.setHeader('Warning', '110 - "Response is Stale"');
+      // The gateway keeps the answer it was last sent for a URL and asks with its tag: the same
+      // board (same fetch, source and stale reason) costs no body, no JSON and no parsing on
+      // either side; the age it changes by comes in the Age header.
+      if (req.headers['if-none-match'] === etag) {
+        res.status(304).end();
+        return;
+      }
       res.json(answer);
     } catch (error) {
       if (!(error instanceof BoardUnavailableError)) throw error;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { boardUnavailableProblemSchema, departuresAnswerSchema } from '@failway/contract';
 import { createHttpClient, type HttpClient, type Logger, type ServiceMetrics } from '@failway/telemetry';
+import { LRUCache } from 'lru-cache';
 import CircuitBreaker from 'opossum';
 import { Counter, Gauge } from 'prom-client';
 import { Agent, request } from 'undici';
@@ -17,6 +18,10 @@ type Readiness =
   | { kind: 'down'; reason: string };
 
 type Failed = Extract<ReplicaResult, { kind: 'failed' }>;
+type Answer = Extract<ReplicaResult, { kind: 'answer' }>['answer'];
+
+/** Answers kept per member for conditional requests: one per board URL asked recently. */
+const KEPT_ANSWERS_PER_MEMBER = 256;
 
 class ReplicaFailure extends Error {
   readonly result: Failed;
@@ -67,6 +72,11 @@ export class Member implements Replica {
   readonly breaker: CircuitBreaker<[string], ReplicaResult>;
   readiness: Readiness = { kind: 'unknown' };
   ejectedUntil = 0;
+  /**
+   * The last answer this member sent for each board URL, with its entity tag: the next request
+   * for that URL carries the tag, and a 304 means that answer (at the age the Age header gives).
+   */
+  readonly kept = new LRUCache<string, { etag: string; answer: Answer }>({ max: KEPT_ANSWERS_PER_MEMBER });
   lastCheckedAt: number | null = null;
   lastError: string | null = null;
 
@@ -173,6 +183,8 @@ export class DeparturesPool implements ReplicaPool<Member> {
   readonly #clock: () => number;
   readonly #ejections: Counter<'member' | 'reason'>;
   #members: Member[] = [];
+  /** Each route's ranking of the current members (rankings change only when members do). */
+  readonly #rankings = new LRUCache<string, Member[]>({ max: 10_000 });
   #next = 0;
   #timer: NodeJS.Timeout | undefined;
 
@@ -227,6 +239,7 @@ export class DeparturesPool implements ReplicaPool<Member> {
       this.#options.logger.info('departures replica added to the pool', { member: new URL(url).host });
     }
     this.#members = keep;
+    this.#rankings.clear();
   }
 
   #member(url: string): Member {
@@ -262,10 +275,20 @@ export class DeparturesPool implements ReplicaPool<Member> {
    */
   async #call(member: Member, path: string): Promise<ReplicaResult> {
     let res: Awaited<ReturnType<HttpClient['request']>>;
+    const kept = member.kept.get(path);
     try {
-      res = await member.client.request(path, { headers: { accept: 'application/json' } });
+      res = await member.client.request(path, {
+        headers: kept
+          ? { accept: 'application/json', 'if-none-match': kept.etag }
+          : { accept: 'application/json' },
+      });
     } catch (error) {
       throw new ReplicaFailure({ kind: 'failed', reason: failureReason(error, 'connection_error') });
+    }
+    if (res.status === 304 && kept) {
+      const age = Number(res.headers.age);
+      const ageSeconds = Number.isInteger(age) && age >= 0 ? age : kept.answer.ageSeconds;
+      return { kind: 'answer', answer: { ...kept.answer, ageSeconds } };
     }
     let body: unknown;
     try {
@@ -275,7 +298,12 @@ export class DeparturesPool implements ReplicaPool<Member> {
     }
     if (res.status === 200) {
       const answer = departuresAnswerSchema.safeParse(body);
-      if (answer.success) return { kind: 'answer', answer: answer.data };
+      if (answer.success) {
+        const etag = res.headers.etag;
+        if (typeof etag === 'string') member.kept.set(path, { etag, answer: answer.data });
+        else member.kept.delete(path);
+        return { kind: 'answer', answer: answer.data };
+      }
       this.#options.logger.warn('a departures replica answered 200 with something that is not a board', {
         member: member.name,
         problems: answer.error.issues
@@ -316,7 +344,12 @@ export class DeparturesPool implements ReplicaPool<Member> {
 
   /** Every member, best-ranked first for `routeKey` (rendezvous hashing of the member URLs). */
   rank(routeKey: string): Member[] {
-    return rankByAffinity(routeKey, this.#members, (m) => m.url);
+    let ranking = this.#rankings.get(routeKey);
+    if (!ranking) {
+      ranking = rankByAffinity(routeKey, this.#members, (m) => m.url);
+      this.#rankings.set(routeKey, ranking);
+    }
+    return ranking;
   }
 
   owner(routeKey: string): Member | undefined {

@@ -1,6 +1,7 @@
 import { AppError, invalidParameter } from '@failway/telemetry';
 import type { Express, Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
+import { LRUCache } from 'lru-cache';
 import type { ApiObserver } from '../adapters/observer.ts';
 import type { CatalogSource, Station } from '../adapters/route-config.ts';
 import { type GatewayAnswer, MAX_ROWS, NoBoardError, type NoBoardReason } from '../domain/boards.ts';
@@ -59,8 +60,36 @@ interface ValidQuery {
   rows: number;
 }
 
+/**
+ * A board answer's body, serialised once: it is a function of the route's stations, the rows and
+ * the answer's fetch, source, server and age, which stay the same for every request in the same
+ * second, so a busy route is serialised about once a second instead of once a request. One body
+ * is kept per route and rows, for the most recently asked.
+ */
+function answerBodies(): (from: Station, to: Station, rows: number, answer: GatewayAnswer) => Buffer {
+  const bodies = new LRUCache<string, { signature: string; body: Buffer }>({ max: 256 });
+  return (from, to, rows, answer) => {
+    const key = `${from.crs}>${to.crs}/${rows}`;
+    const signature = [
+      from.name,
+      to.name,
+      answer.fetchedAt,
+      answer.source,
+      answer.staleReason ?? '',
+      answer.servedBy,
+      answer.ageSeconds,
+    ].join('\u0000');
+    const kept = bodies.get(key);
+    if (kept?.signature === signature) return kept.body;
+    const body = Buffer.from(JSON.stringify({ from, to, ...answer }));
+    bodies.set(key, { signature, body });
+    return body;
+  };
+}
+
 /** The public JSON API under /api, rate limited per client IP. */
 export function apiRoutes(app: Express, deps: ApiDeps): void {
+  const bodyOf = answerBodies();
   app.use(
     '/api',
     rateLimit({
@@ -192,6 +221,6 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     res.setHeader('X-Board-Source', answer.source);
     res.setHeader('Age', String(answer.ageSeconds));
     if (answer.stale) res.setHeader('Warning', `110 - "Response is Stale" (${answer.ageSeconds} s old)`);
-    res.json({ from, to, ...answer });
+    res.type('application/json').send(bodyOf(from, to, rows, answer));
   });
 }

@@ -217,6 +217,39 @@ describe('DeparturesPool.ask', () => {
     expect(calls).toEqual([`${member.url}/departures/WHP?to=LTN&rows=10`]);
   });
 
+  it('when a member tagged its answer, then the next request carries the tag and a 304 is that answer at the age the Age header gives', async () => {
+    const { pool } = setup();
+    const member = pool.members[0] as Member;
+    const sent: (string | undefined)[] = [];
+    const replies = [
+      { status: 200, headers: { etag: '"a1-upstream"', age: '0' }, body: JSON.stringify(BOARD_ANSWER) },
+      { status: 304, headers: { etag: '"a1-upstream"', age: '7' }, body: '' },
+    ];
+    Object.assign(member, {
+      client: {
+        async request(_path: string, init?: { headers?: Record<string, string> }) {
+          sent.push(init?.headers?.['if-none-match']);
+          return replies.shift() ?? { status: 500, headers: {}, body: '' };
+        },
+        close: async () => undefined,
+      } satisfies HttpClient,
+    });
+    const first = await pool.ask(member, QUERY);
+    const second = await pool.ask(member, QUERY);
+    expect(sent).toEqual([undefined, '"a1-upstream"']);
+    expect(first).toMatchObject({ kind: 'answer', answer: { source: 'upstream', ageSeconds: 0 } });
+    expect(second).toMatchObject({ kind: 'answer', answer: { source: 'upstream', ageSeconds: 7 } });
+    if (second.kind !== 'answer' || first.kind !== 'answer') throw new Error('expected answers');
+    expect(second.answer.board).toEqual(first.answer.board);
+  });
+
+  it('when a member answers 304 to a request that carried no tag, then that is a failure, not an empty board', async () => {
+    const { pool, boards } = setup();
+    const member = pool.members[0] as Member;
+    boards.set(member.url, { status: 304, body: '' });
+    expect(await pool.ask(member, QUERY)).toMatchObject({ kind: 'failed', reason: 'status_304' });
+  });
+
   it('when a member fails, then it is ejected for EJECT_S and back once that has passed', async () => {
     const { pool, boards, clock, ejections } = setup({ ejectSeconds: 10 });
     const member = pool.members[0] as Member;
