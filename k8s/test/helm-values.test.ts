@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { dashboardFiles, REPO_ROOT } from '../generate.ts';
+import {
+  DATASOURCE_URLS,
+  dashboardFiles,
+  grafanaDatasourceValues,
+  OUTPUTS,
+  REPO_ROOT,
+  SOURCES,
+} from '../generate.ts';
 import { K8S_DIR } from './render.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Helm values are free-form YAML
@@ -28,11 +35,12 @@ function dashboardDatasourceUids(): Set<string> {
 describe('Helm values for the monitoring stack', () => {
   const kps = values('kube-prometheus-stack-values.yaml');
 
+  const generated = parse(readFileSync(join(REPO_ROOT, OUTPUTS.grafanaDatasources), 'utf8'));
+
   it('Grafana has a datasource for every uid the dashboards use, and loads the generated dashboard ConfigMaps', () => {
-    const provided = new Set<string>([
-      kps.grafana.sidecar.datasources.uid,
-      ...kps.grafana.additionalDataSources.map((d: { uid: string }) => d.uid),
-    ]);
+    const provided = new Set<string>(
+      generated.grafana.additionalDataSources.map((d: { uid: string }) => d.uid),
+    );
     const used = dashboardDatasourceUids();
     expect(used.size).toBeGreaterThan(0);
     for (const uid of used) expect(provided, uid).toContain(uid);
@@ -41,6 +49,63 @@ describe('Helm values for the monitoring stack', () => {
     expect(text('components/observability/generated/grafana-dashboards.yaml')).toContain(
       'grafana_dashboard: "1"',
     );
+  });
+
+  // Hand-written values drifted from compose's provisioning (no tracesToLogsV2 tags or query, no
+  // tracesToMetrics); now they are generated from it and only the addresses differ.
+  it("Grafana's data sources are compose's, at the Helm releases' addresses", () => {
+    const compose = parse(readFileSync(join(REPO_ROOT, SOURCES.datasources), 'utf8')).datasources as {
+      url: string;
+    }[];
+    const k8s = generated.grafana.additionalDataSources as { url: string }[];
+    expect(k8s.map(({ url, ...rest }) => rest)).toEqual(compose.map(({ url, ...rest }) => rest));
+    expect(k8s.map((d) => d.url)).toEqual(compose.map((d) => DATASOURCE_URLS[d.url]));
+    const tempo = k8s.find((d) => (d as { uid?: string }).uid === 'tempo') as unknown as {
+      jsonData: {
+        tracesToLogsV2: { tags: unknown[]; query: string };
+        tracesToMetrics: { queries: unknown[] };
+      };
+    };
+    expect(tempo.jsonData.tracesToLogsV2.tags.length).toBeGreaterThan(0);
+    expect(tempo.jsonData.tracesToLogsV2.query).toContain('trace_id');
+    expect(tempo.jsonData.tracesToMetrics.queries.length).toBeGreaterThan(0);
+    // The chart's own Prometheus data source (another uid, no exemplar label) is off, and nothing
+    // else defines data sources, so these are Grafana's.
+    expect(kps.grafana.sidecar.datasources.defaultDatasourceEnabled).toBe(false);
+    expect(kps.grafana.additionalDataSources).toBeUndefined();
+    // The chart passes additionalDataSources through `tpl`: a `{{` would be read as a template.
+    expect(readFileSync(join(REPO_ROOT, OUTPUTS.grafanaDatasources), 'utf8')).not.toContain('{{');
+    // Every address is one the Helm releases give (release names from the values headers).
+    expect(Object.values(DATASOURCE_URLS)).toEqual([
+      `http://${kps.fullnameOverride}-prometheus.monitoring:9090`,
+      'http://loki.monitoring:3100',
+      'http://tempo.monitoring:3200',
+    ]);
+    expect(() => grafanaDatasourceValues('datasources: [{name: X, url: "http://x:1"}]')).toThrow(
+      /no Kubernetes address/,
+    );
+  });
+
+  it('Tempo comes from the maintained chart repository, listens only for OTLP gRPC and reports no usage', () => {
+    const tempo = values('tempo-values.yaml');
+    const header = text('helm/tempo-values.yaml');
+    expect(header).toContain(
+      'helm repo add grafana-community https://grafana-community.github.io/helm-charts',
+    );
+    expect(header).toMatch(/helm upgrade --install tempo grafana-community\/tempo --version \d+\.\d+\.\d+/);
+    const docs = readFileSync(join(REPO_ROOT, 'docs/kubernetes.md'), 'utf8');
+    expect(docs).toMatch(/grafana-community\/tempo --version \d+\.\d+\.\d+/);
+    expect(docs).not.toMatch(/grafana\/tempo --version/);
+    expect(tempo.tempo.reportingEnabled).toBe(false);
+    // The chart's default receivers (Jaeger, OpenCensus, OTLP HTTP) removed with null; the only
+    // receiver left on is OTLP gRPC. A receiver key the defaults lack must not appear at all.
+    const receivers = tempo.tempo.receivers as Record<string, unknown>;
+    expect(receivers).toEqual({
+      jaeger: null,
+      opencensus: null,
+      otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: null } },
+    });
+    expect(tempo.tempo.server.http_listen_port).toBe(3200);
   });
 
   it('Prometheus picks up our monitors and rules, keeps exemplars and accepts k6 remote writes', () => {

@@ -119,14 +119,14 @@ describe.skipIf(Boolean(reason))('docker compose up', () => {
     expect(up).toEqual(expect.arrayContaining(expected));
   });
 
-  it('shows the provisioned dashboards to an anonymous viewer in Grafana', async () => {
+  it('shows the provisioned dashboards to an anonymous visitor in Grafana', async () => {
     const res = await fetch(`${urls.grafana}/api/search?type=dash-db`);
     expect(res.status).toBe(200);
     const dashboards = (await res.json()) as { uid: string; folderTitle?: string }[];
     expect(dashboards.map((d) => d.uid).sort()).toEqual([...DASHBOARD_UIDS].sort());
     expect(dashboards.every((d) => d.folderTitle === 'Failway')).toBe(true);
     const admin = await fetch(`${urls.grafana}/api/admin/settings`);
-    expect(admin.status, 'anonymous users are viewers, not admins').not.toBe(200);
+    expect(admin.status, 'anonymous visitors are editors, not admins').not.toBe(200);
   });
 
   it('has every provisioned datasource healthy', async () => {

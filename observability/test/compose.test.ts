@@ -1,6 +1,7 @@
 // Static checks of the compose stack and the service image: no container engine needed. Every
 // check is a function that returns the problems it finds, so each one is also run against a
 // deliberately broken copy to prove it can fail.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '@failway/testkit';
@@ -18,6 +19,10 @@ const readYaml = <T>(path: string): T => parse(read(path), { merge: true }) as T
 interface Healthcheck {
   test?: string[] | string;
   disable?: boolean;
+  interval?: string;
+  start_period?: string;
+  start_interval?: string;
+  'x-why'?: string;
 }
 interface Service {
   image?: string;
@@ -29,6 +34,8 @@ interface Service {
   volumes?: string[];
   profiles?: string[];
   healthcheck?: Healthcheck;
+  read_only?: boolean;
+  tmpfs?: string[] | string;
   restart?: string;
   logging?: { driver?: string };
   depends_on?: Record<string, { condition: string; 'x-why'?: string }>;
@@ -120,17 +127,98 @@ function pinningProblems(raw: Compose, env: Record<string, string>): string[] {
   return problems;
 }
 
+/** Seconds of a compose duration like `2s`, `1m30s`. */
+function durationSeconds(value: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  let total = 0;
+  for (const [, n, unit] of value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(n) * (units[unit as string] ?? 0);
+  return total;
+}
+
 function healthProblems(compose: Compose): string[] {
   const problems: string[] = [];
   for (const [name, svc] of Object.entries(compose.services)) {
     const test = svc.healthcheck?.test;
-    if (!test || svc.healthcheck?.disable || (Array.isArray(test) && test[0] === 'NONE')) {
-      problems.push(`${name}: no healthcheck`);
-    }
+    const disabled = svc.healthcheck?.disable || (Array.isArray(test) && test[0] === 'NONE');
+    if (disabled && !svc.healthcheck?.['x-why']?.trim())
+      problems.push(`${name}: healthcheck disabled without an x-why`);
+    else if (!disabled && !test) problems.push(`${name}: no healthcheck`);
     if (!svc.deploy?.resources?.limits?.memory) problems.push(`${name}: no memory limit`);
     if (!svc.restart) problems.push(`${name}: no restart policy`);
     if (!svc.logging) problems.push(`${name}: no logging options`);
   }
+  return problems;
+}
+
+function startProblems(compose: Compose): string[] {
+  const problems: string[] = [];
+  for (const [name, svc] of Object.entries(compose.services)) {
+    const check = svc.healthcheck;
+    if (!check?.test || check.disable) continue;
+    const first = durationSeconds(check.start_interval ?? check.interval ?? '30s');
+    if (first > 5)
+      problems.push(
+        `${name}: first check ${first} s after the start${check.start_interval ? '' : ' (no start_interval)'}`,
+      );
+  }
+  return problems;
+}
+
+function tmpProblems(compose: Compose): string[] {
+  const problems: string[] = [];
+  for (const [name, svc] of Object.entries(compose.services)) {
+    if (!svc.read_only) continue;
+    const tmp = [svc.tmpfs ?? []].flat().find((t) => t.split(':')[0] === '/tmp');
+    if (!tmp) problems.push(`${name}: read_only without a tmpfs /tmp`);
+    else if (!/size=\d+[km]\b/.test(tmp)) problems.push(`${name}: tmpfs /tmp without a size (${tmp})`);
+  }
+  return problems;
+}
+
+function tempoProblems(configText: string, compose: Compose): string[] {
+  const config = parse(configText) as {
+    usage_report?: { reporting_enabled?: boolean };
+    storage: { trace: { wal: { path: string }; local: { path: string } } };
+    metrics_generator: { storage: { path: string } };
+  };
+  const problems: string[] = [];
+  if (config.usage_report?.reporting_enabled !== false)
+    problems.push('usage_report.reporting_enabled is not false');
+  const mounts = (compose.services.tempo?.volumes ?? [])
+    .filter((v) => !v.startsWith('.'))
+    .map((v) => v.split(':')[1] ?? '');
+  const paths = [
+    config.storage.trace.wal.path,
+    config.storage.trace.local.path,
+    config.metrics_generator.storage.path,
+  ];
+  for (const path of paths)
+    if (!mounts.some((m) => path.startsWith(`${m}/`))) problems.push(`${path} is not on a volume`);
+  return problems;
+}
+
+/** The version of the syslog-ng the native tests find (Debian's), or undefined without one. */
+function nativeSyslogNg(): string | undefined {
+  const binary = ['/usr/sbin/syslog-ng', '/usr/bin/syslog-ng'].find((b) => existsSync(b));
+  if (!binary) return undefined;
+  const out = spawnSync(binary, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+  return /syslog-ng \d+ \((\d+\.\d+\.\d+)/.exec(`${out.stdout}${out.stderr}`)?.[1];
+}
+
+/**
+ * The config file's `@version` must be the major.minor of the image compose runs and of the native
+ * syslog-ng, or syslog-ng runs it in compatibility mode (or refuses a newer one).
+ */
+function syslogVersionProblems(conf: string, image: string, native: string | undefined): string[] {
+  const declared = /^@version:\s*(\d+\.\d+)/m.exec(conf)?.[1];
+  if (!declared) return ['syslog-ng.conf has no @version'];
+  const line = (v: string) => v.split('.').slice(0, 2).join('.');
+  const problems: string[] = [];
+  if (line(image) !== declared)
+    problems.push(`syslog-ng.conf declares @version: ${declared}, the image is ${image}`);
+  if (native && line(native) !== declared)
+    problems.push(`syslog-ng.conf declares @version: ${declared}, the native tests run ${native}`);
   return problems;
 }
 
@@ -302,7 +390,40 @@ describe('compose.yaml', () => {
     const broken = clone(COMPOSE);
     (broken.services.tempo as Service).healthcheck = { disable: true, test: ['NONE'] };
     delete (broken.services.gateway as Service).deploy;
-    expect(healthProblems(broken)).toEqual(['gateway: no memory limit', 'tempo: no healthcheck']);
+    (broken.services.loki as Service).healthcheck = { disable: true };
+    expect(healthProblems(broken)).toEqual([
+      'gateway: no memory limit',
+      'loki: healthcheck disabled without an x-why',
+      'tempo: healthcheck disabled without an x-why',
+    ]);
+  });
+
+  // `docker compose up --wait` waits for every healthcheck's first success: without
+  // start_interval the first check runs one `interval` after the start.
+  it('checks health every few seconds while a container starts, so `up --wait` returns soon after', () => {
+    expect(startProblems(COMPOSE)).toEqual([]);
+    const broken = clone(COMPOSE);
+    (broken.services.loki as Service).healthcheck = {
+      test: ['CMD', 'x'],
+      interval: '60s',
+      start_period: '10s',
+    };
+    expect(startProblems(broken)).toEqual(['loki: first check 60 s after the start (no start_interval)']);
+  });
+
+  it('gives every read-only service a small tmpfs /tmp', () => {
+    expect(tmpProblems(COMPOSE)).toEqual([]);
+    const readOnly = Object.entries(COMPOSE.services).filter(([, svc]) => svc.read_only);
+    expect(readOnly.map(([n]) => n).sort()).toEqual([
+      'departures-a',
+      'departures-b',
+      'gateway',
+      'rail-sim',
+      'route-config',
+    ]);
+    const broken = clone(COMPOSE);
+    delete (broken.services.gateway as Service).tmpfs;
+    expect(tmpProblems(broken)).toEqual(['gateway: read_only without a tmpfs /tmp']);
   });
 
   it('keeps the default stack within 2 GiB, as its header says', () => {
@@ -394,7 +515,7 @@ describe('compose.yaml', () => {
     // .env does not set it: the default in compose.yaml applies.
     expect(COMPOSE.services.grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD).toBe('failway');
     expect(section).toContain('`admin` / `failway`');
-    expect(RAW.services.grafana?.environment?.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
+    expect(section).toContain('anonymous visitors are Editors');
   });
 
   it('starts Prometheus with the flags its config header asks for', () => {
@@ -524,5 +645,41 @@ describe('Loki and Tempo configuration', () => {
     // The 2.x-only blocks Tempo 3 rejects.
     expect(Object.keys(tempo)).not.toContain('ingester');
     expect(Object.keys(tempo)).not.toContain('compactor');
+  });
+
+  it('Tempo reports no usage to Grafana Labs and keeps its traces in a volume', () => {
+    expect(tempoProblems(read('observability/tempo/tempo.yaml'), COMPOSE)).toEqual([]);
+    const inContainer = read('observability/tempo/tempo.yaml').replaceAll('/var/tempo/', '/tmp/tempo/');
+    expect(tempoProblems(inContainer, COMPOSE)).toHaveLength(3);
+    const reporting = read('observability/tempo/tempo.yaml').replace(/^usage_report:\n.*\n/m, '');
+    expect(tempoProblems(reporting, COMPOSE)).toEqual(['usage_report.reporting_enabled is not false']);
+  });
+});
+
+describe('the collector and syslog-ng in compose', () => {
+  it('gives the collector a GOMEMLIMIT below its memory limit, as Kubernetes does', () => {
+    const k8s = read('k8s/components/observability/otel-collector.yaml');
+    expect(k8s).toMatch(/name: GOMEMLIMIT\s+value: \d+MiB/);
+    const collector = COMPOSE.services['otel-collector'] as Service;
+    const limit = mebibytes(collector.deploy?.resources?.limits?.memory ?? '0');
+    const soft = mebibytes(collector.environment?.GOMEMLIMIT?.replace('MiB', 'M') ?? '0');
+    expect(soft).toBeGreaterThan(limit * 0.6);
+    expect(soft).toBeLessThanOrEqual(limit * 0.8);
+    // No healthcheck that starts a second collector inside the same memory limit.
+    expect(RAW.services['otel-collector']?.healthcheck?.test ?? []).not.toContain('validate');
+  });
+
+  it('runs the syslog-ng line the config file declares and the native tests run', () => {
+    const conf = read('observability/syslog/syslog-ng.conf');
+    expect(syslogVersionProblems(conf, ENV.SYSLOG_NG_VERSION ?? '', nativeSyslogNg())).toEqual([]);
+    expect(syslogVersionProblems(conf, '4.10.2', nativeSyslogNg())).toEqual([
+      'syslog-ng.conf declares @version: 3.38, the image is 4.10.2',
+    ]);
+    expect(
+      syslogVersionProblems(conf.replace('@version: 3.38', '@version: 4.10'), '3.38.1', '3.38.1'),
+    ).toEqual([
+      'syslog-ng.conf declares @version: 4.10, the image is 3.38.1',
+      'syslog-ng.conf declares @version: 4.10, the native tests run 3.38.1',
+    ]);
   });
 });

@@ -24,12 +24,15 @@ interface Target {
   datasource?: DataSourceRef;
   expr?: string;
   query?: string;
+  queryType?: string;
+  serviceMapQuery?: string | string[];
 }
 
 export interface PanelJson {
   id?: number;
   type: string;
   title?: string;
+  description?: string;
   datasource?: DataSourceRef;
   targets?: Target[];
   panels?: PanelJson[];
@@ -46,12 +49,22 @@ interface VariableJson {
   options?: { value: string }[];
 }
 
+export interface AnnotationJson {
+  name: string;
+  enable?: boolean;
+  datasource?: DataSourceRef;
+  target?: Target;
+  filter?: { exclude?: boolean; ids: number[] };
+  useValueForTime?: boolean;
+}
+
 export interface DashboardJson {
   uid: string;
   title: string;
+  time?: { from: string; to: string };
   panels: PanelJson[];
   templating?: { list?: VariableJson[] };
-  annotations?: { list?: { name: string; datasource?: DataSourceRef; target?: Target }[] };
+  annotations?: { list?: AnnotationJson[] };
 }
 
 /**
@@ -119,8 +132,28 @@ function datasourceOf(target: Target, panel: PanelJson | undefined, where: strin
   return uid as DashboardQuery['datasource'];
 }
 
+/** What the Tempo data source's service map asks Prometheus for (per filter, OR-ed): requests and their duration per edge. */
+const SERVICE_MAP_METRICS = [
+  'traces_service_graph_request_total',
+  'traces_service_graph_request_server_seconds_sum',
+];
+
+/**
+ * The PromQL Grafana runs for a Tempo `serviceMap` query: for each metric, one
+ * `sum by (client, server) (rate(<metric>{<filter>}[$__range]))` per filter of serviceMapQuery,
+ * joined with `or` (grafana/grafana#81037). Listed as Prometheus queries, which is where they run.
+ */
+export function serviceMapPromql(target: Target): string[] {
+  const filters = [target.serviceMapQuery ?? ''].flat();
+  const matchers = (filters.length > 0 ? filters : ['']).map((f) => /\{(.*)\}/.exec(f)?.[1] ?? '');
+  return SERVICE_MAP_METRICS.map((metric) =>
+    matchers.map((m) => `sum by (client, server) (rate(${metric}{${m}}[$__range]))`).join(' or '),
+  );
+}
+
 /** Every query of every committed dashboard JSON, with template variables substituted ($var, ${var},
- *  ${var:regex}, $__rate_interval, $__interval, $__range...) from `vars` or sensible defaults. */
+ *  ${var:regex}, $__rate_interval, $__interval, $__range...) from `vars` or sensible defaults. Tempo
+ *  service map targets are listed as the Prometheus queries Grafana makes of them. */
 export function dashboardQueries(vars: Record<string, string> = {}): DashboardQuery[] {
   const queries: DashboardQuery[] = [];
   for (const file of dashboardFiles()) {
@@ -129,6 +162,18 @@ export function dashboardQueries(vars: Record<string, string> = {}): DashboardQu
     const add = (panel: string, target: Target, owner: PanelJson | undefined) => {
       const where = `${dashboard.uid} › ${panel}`;
       const datasource = datasourceOf(target, owner, where);
+      if (datasource === 'tempo' && target.queryType === 'serviceMap') {
+        serviceMapPromql(target).forEach((expr, i) => {
+          const name = `${where} (service map query ${i + 1})`;
+          queries.push({
+            dashboard: dashboard.uid,
+            panel: `${panel} (service map ${i + 1})`,
+            datasource: 'prometheus',
+            expr: substitute(expr, values, name),
+          });
+        });
+        return;
+      }
       const raw = datasource === 'tempo' ? target.query : target.expr;
       if (raw === undefined || raw.trim() === '') throw new Error(`${where}: empty query`);
       queries.push({ dashboard: dashboard.uid, panel, datasource, expr: substitute(raw, values, where) });

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createMetrics } from '@failway/telemetry';
 import { findTool, type PrometheusInstance, REPO_ROOT, startPrometheus } from '@failway/testkit';
 import { parser as logqlParser } from '@grafana/lezer-logql';
-import type { Tree } from '@lezer/common';
+import type { SyntaxNode, Tree } from '@lezer/common';
 import { parser as promqlParser } from '@prometheus-io/lezer-promql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -127,6 +127,18 @@ function knownMetrics(): Set<string> {
   for (const name of ['vus', 'vus_max']) known.add(`k6_${name}`);
   for (const name of ['http_req_duration', 'http_req_waiting', 'iteration_duration'])
     for (const stat of ['p95', 'p99', 'avg']) known.add(`k6_${name}_${stat}`);
+  // The OpenTelemetry Collector's own metrics (:8888) as its 0.158 Prometheus reader names them (no
+  // _total suffix), and its service_graph connector's series (:8889). The pipeline end-to-end test
+  // runs every dashboard query against the real collector; the send_failed counters appear only
+  // once something failed, and the queue gauges only for exporters with a sending queue (OTLP).
+  for (const signal of ['spans', 'log_records']) {
+    for (const outcome of ['accepted', 'refused', 'failed'])
+      known.add(`otelcol_receiver_${outcome}_${signal}`);
+    for (const outcome of ['sent', 'send_failed']) known.add(`otelcol_exporter_${outcome}_${signal}`);
+  }
+  for (const name of ['queue_size', 'queue_capacity']) known.add(`otelcol_exporter_${name}`);
+  for (const name of ['request_total', 'request_failed_total', 'request_server_seconds_sum'])
+    known.add(`traces_service_graph_${name}`);
   return known;
 }
 
@@ -249,7 +261,7 @@ describe('Grafana dashboards as code', () => {
     ).toEqual(['departures_upstream_request_total']);
   });
 
-  it('uses $__rate_interval for every rate outside the SLO windows', () => {
+  it('uses $__rate_interval for every rate (longer windows come from the recording rules)', () => {
     const raw = dashboards.flatMap((d) =>
       allPanels(d).flatMap((p) =>
         (p.targets ?? []).map((t) => ({ d: d.uid, p: p.title, expr: t.expr ?? '' })),
@@ -257,7 +269,7 @@ describe('Grafana dashboards as code', () => {
     );
     for (const { d, p, expr } of raw) {
       for (const [, window] of expr.matchAll(/(?:rate|increase)\([^[]*\[([^\]]+)\]\)/g)) {
-        expect(['$__rate_interval', '30d'], `${d} › ${p}: ${expr}`).toContain(window);
+        expect(window, `${d} › ${p}: ${expr}`).toBe('$__rate_interval');
       }
     }
   });
@@ -290,6 +302,231 @@ describe('Grafana dashboards as code', () => {
     expect(lines?.expr).toBe(
       '{service_name=~".+", level=~".+"} | request_id=~".*req-1.*" | trace_id=~".*abc.*"',
     );
+  });
+});
+
+/** Alert names and runbook URLs of every rules file. */
+function ruleAlerts(): { name: string; runbook: string }[] {
+  return RULE_FILES.flatMap((f) =>
+    (
+      parse(readFileSync(f, 'utf8')) as {
+        groups: { rules: { alert?: string; annotations?: Record<string, string> }[] }[];
+      }
+    ).groups
+      .flatMap((g) => g.rules)
+      .flatMap((r) => (r.alert ? [{ name: r.alert, runbook: r.annotations?.runbook_url ?? '' }] : [])),
+  );
+}
+
+const byUid = (uid: string) => dashboards.find((d) => d.uid === uid) as DashboardJson;
+
+interface FieldOverride {
+  matcher: { id: string; options: string };
+  properties: { id: string; value: { title?: string; url: string }[] }[];
+}
+
+describe('what the dashboards show of the platform', () => {
+  it("lists only Failway's alerts in the alerts table, each linking its runbook", () => {
+    const table = allPanels(byUid('failway-overview')).find((p) => p.title === 'Alerts firing now');
+    const expr = table?.targets?.[0]?.expr ?? '';
+    const matcher = /alertname=~"([^"]+)"/.exec(expr)?.[1] ?? '';
+    const alerts = ruleAlerts();
+    expect(matcher.split('|').sort()).toEqual(alerts.map((a) => a.name).sort());
+    expect(expr).toMatch(
+      /^sum by \(alertname, severity, service, instance\) \(ALERTS\{alertstate="firing", alertname=~"/,
+    );
+    const overrides = (table as unknown as { fieldConfig: { overrides: FieldOverride[] } }).fieldConfig
+      .overrides;
+    const link = overrides
+      .find((o) => o.matcher.id === 'byName' && o.matcher.options === 'alertname')
+      ?.properties.find((p) => p.id === 'links')?.value[0];
+    expect(link?.url).toBeTruthy();
+    const cell = ['$', '{__value.raw}'].join('');
+    for (const alert of alerts) expect(link?.url.replace(cell, alert.name), alert.name).toBe(alert.runbook);
+  });
+
+  it('draws every ban from start to end on the time series of the Overview and Bans dashboards', () => {
+    for (const uid of ['failway-overview', 'failway-bans']) {
+      const dashboard = byUid(uid);
+      const bans = (dashboard.annotations?.list ?? []).filter((a) =>
+        /departures_upstream_banned\b.*== 1$/.test(a.target?.expr ?? ''),
+      );
+      expect(bans, uid).toHaveLength(1);
+      const [ban] = bans;
+      // Prometheus annotations join consecutive samples into one region (start → end) unless the
+      // value is used as the time, which would make each sample a point.
+      expect(ban?.datasource?.uid, uid).toBe('prometheus');
+      expect(ban?.enable, uid).toBe(true);
+      expect(ban?.useValueForTime ?? false, uid).toBe(false);
+      expect(ban?.filter, `${uid}: the annotation shows on every panel`).toBeUndefined();
+      expect(allPanels(dashboard).filter((p) => p.type === 'timeseries').length, uid).toBeGreaterThan(3);
+    }
+  });
+
+  it('shows the service graph as a node graph: all of it on the Overview, the chosen service on Service detail', () => {
+    const graph = (uid: string) => allPanels(byUid(uid)).filter((p) => p.type === 'nodeGraph');
+    const [overview] = graph('failway-overview');
+    expect(overview?.datasource?.uid).toBe('tempo');
+    expect(overview?.targets?.[0]).toMatchObject({ queryType: 'serviceMap' });
+    expect(overview?.targets?.[0]?.serviceMapQuery ?? []).toEqual([]);
+    const [service] = graph('failway-service');
+    expect(service?.targets?.[0]).toMatchObject({
+      queryType: 'serviceMap',
+      serviceMapQuery: ['{client="$service"}', '{server="$service"}'],
+    });
+    // What Grafana then asks Prometheus for: the collector's service graph series.
+    const asked = dashboardQueries({ service: 'departures' }).filter(
+      (q) => q.dashboard === 'failway-service' && q.panel.includes('service map'),
+    );
+    expect(asked.map((q) => q.expr)).toContain(
+      'sum by (client, server) (rate(traces_service_graph_request_total{client="departures"}[1h])) or ' +
+        'sum by (client, server) (rate(traces_service_graph_request_total{server="departures"}[1h]))',
+    );
+  });
+
+  it("watches the platform's scrape jobs, the collector's traffic and route-config on the Overview", () => {
+    const prometheusYml = parse(
+      readFileSync(resolve(REPO_ROOT, 'observability/prometheus/prometheus.yml'), 'utf8'),
+    ) as {
+      scrape_configs: { job_name: string }[];
+    };
+    const jobs = prometheusYml.scrape_configs.map((j) => j.job_name).filter((j) => j !== 'prometheus');
+    const overview = promql.filter((q) => q.dashboard === 'failway-overview');
+    const up = overview.find((q) => /\bup\{job=~"/.test(q.expr));
+    expect(
+      /up\{job=~"([^"]+)"/
+        .exec(up?.expr ?? '')?.[1]
+        ?.split('|')
+        .sort(),
+    ).toEqual(jobs.sort());
+    const read = new Set(overview.flatMap((q) => metricNames(q.expr)));
+    for (const name of [
+      'routeconfig_config_valid',
+      'routeconfig_reloads_total',
+      'routeconfig_routes',
+      'otelcol_receiver_accepted_spans',
+      'otelcol_receiver_refused_spans',
+      'otelcol_receiver_failed_spans',
+      'otelcol_receiver_accepted_log_records',
+      'otelcol_receiver_refused_log_records',
+      'otelcol_receiver_failed_log_records',
+      'otelcol_exporter_send_failed_spans',
+      'otelcol_exporter_queue_size',
+      'log_syslog_dropped_total',
+    ])
+      expect(read, name).toContain(name);
+  });
+});
+
+/** A Prometheus duration (`90s`, `1h30m`, `3d`) in seconds. */
+function seconds(duration: string): number {
+  const units: Record<string, number> = {
+    ms: 0.001,
+    s: 1,
+    m: 60,
+    h: 3600,
+    d: 86_400,
+    w: 604_800,
+    y: 31_536_000,
+  };
+  let total = 0;
+  const rest = duration.replace(/(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/g, (_, n: string, unit: string) => {
+    total += Number(n) * (units[unit] as number);
+    return '';
+  });
+  if (rest !== '' || duration === '') throw new Error(`unreadable duration ${duration}`);
+  return total;
+}
+
+/**
+ * How far back `expr` reads, in seconds: for each range selector, its range plus the offsets and
+ * subquery ranges around it; the longest of them.
+ */
+function lookback(expr: string): number {
+  let longest = 0;
+  const durationOf = (node: SyntaxNode | null | undefined) =>
+    node ? seconds(expr.slice(node.from, node.to)) : 0;
+  promqlParser.parse(expr).iterate({
+    enter(ref) {
+      if (ref.name !== 'MatrixSelector') return;
+      let total = durationOf(ref.node.getChild('DurationExpr'));
+      for (let up = ref.node.parent; up; up = up.parent) {
+        if (up.name === 'OffsetExpr') total += durationOf(up.getChild('OffsetDurationExpr'));
+        if (up.name === 'SubqueryExpr') total += durationOf(up.getChild('DurationExpr'));
+      }
+      longest = Math.max(longest, total);
+    },
+  });
+  return longest;
+}
+
+/** Prometheus retention of each stack: compose's command flag and kube-prometheus-stack's value. */
+function retentions(): Record<string, number> {
+  const compose = parse(readFileSync(resolve(REPO_ROOT, 'compose.yaml'), 'utf8'), { merge: true }) as {
+    services: { prometheus: { command: string[] } };
+  };
+  const flag = compose.services.prometheus.command.find((c) =>
+    c.startsWith('--storage.tsdb.retention.time='),
+  );
+  const kps = parse(
+    readFileSync(resolve(REPO_ROOT, 'k8s/helm/kube-prometheus-stack-values.yaml'), 'utf8'),
+  ) as {
+    prometheus: { prometheusSpec: { retention?: string } };
+  };
+  // Without the flag or the value Prometheus keeps 15 days (its default, and the chart's 10d).
+  return {
+    compose: seconds(flag?.split('=')[1] ?? '15d'),
+    kubernetes: seconds(kps.prometheus.prometheusSpec.retention ?? '10d'),
+  };
+}
+
+describe('history the queries ask for', () => {
+  const kept = retentions();
+  const ruleExprs = RULE_FILES.flatMap((f) =>
+    (
+      parse(readFileSync(f, 'utf8')) as {
+        groups: { rules: { record?: string; alert?: string; expr: string }[] }[];
+      }
+    ).groups
+      .flatMap((g) => g.rules)
+      .map((r) => ({ where: `${basename(f)} › ${r.record ?? r.alert}`, expr: r.expr })),
+  );
+
+  it('parses durations and finds the longest range, offsets and subqueries included', () => {
+    expect(seconds('1h30m')).toBe(5400);
+    expect(lookback('sum(rate(x[5m] offset 1h)) / max_over_time(rate(y[1m])[30m:1m])')).toBe(3900);
+    expect(lookback('x')).toBe(0);
+  });
+
+  it('never reaches further back than the Prometheus of compose and of Kubernetes keeps', () => {
+    expect(Object.values(kept).every((s) => s >= 86_400)).toBe(true);
+    const limit = Math.min(...Object.values(kept));
+    const tooLong: string[] = [];
+    for (const q of promql)
+      if (lookback(q.expr) > limit) tooLong.push(`${q.dashboard} › ${q.panel}: ${q.expr}`);
+    for (const r of ruleExprs) if (lookback(r.expr) > limit) tooLong.push(`${r.where}: ${r.expr}`);
+    // A dashboard's default time range is a range too ($__range, and what its graphs show).
+    for (const d of dashboards) {
+      const from = /^now-(\w+)$/.exec(d.time?.from ?? '')?.[1];
+      expect(from, `${d.uid} time.from`).toBeDefined();
+      if (seconds(from as string) > limit) tooLong.push(`${d.uid}: default time range now-${from}`);
+    }
+    expect(tooLong, `longer than ${limit / 86_400} days (retention ${JSON.stringify(kept)})`).toEqual([]);
+    // The check does catch a 30-day window.
+    expect(lookback('sum(rate(http_server_request_duration_seconds_count[30d]))')).toBeGreaterThan(limit);
+  });
+
+  // The SLO is defined over 30 days; a panel over the 3 days Prometheus keeps must not say 30.
+  it('says "3 days" in the title of every panel over the 3-day window, and nowhere "30 days"', () => {
+    const titled = dashboards.flatMap((d) =>
+      allPanels(d)
+        .filter((p) => p.type !== 'row')
+        .map((p) => ({ title: p.title ?? '', exprs: (p.targets ?? []).map((t) => t.expr ?? '') })),
+    );
+    const over3d = titled.filter((p) => p.exprs.some((e) => /ratio_rate3d\b|\[3d\]/.test(e)));
+    expect(over3d.length).toBeGreaterThanOrEqual(3);
+    for (const p of over3d) expect(p.title).toMatch(/\b3[- ]day/);
+    for (const p of titled) expect(p.title).not.toMatch(/\b30\s?d\b|30[- ]day/);
   });
 });
 

@@ -174,6 +174,40 @@ function readsTransitively(expr: string, seen = new Set<string>()): Set<string> 
   return seen;
 }
 
+/** The platform's scrape jobs: every job of prometheus.yml but Prometheus' own. */
+const PLATFORM_JOBS = readYaml<{ scrape_configs: { job_name: string }[] }>(CONFIG)
+  .scrape_configs.map((j) => j.job_name)
+  .filter((j) => j !== 'prometheus');
+
+/**
+ * Selectors of scraped (not recorded) metrics in `expr` that are not limited to the platform's
+ * jobs by a `job` matcher (`job="x"` or `job=~"x|y"` with every alternative a platform job).
+ */
+function unscopedSelectors(expr: string): string[] {
+  const unscoped: string[] = [];
+  promqlParser.parse(expr).iterate({
+    enter(ref) {
+      if (ref.name !== 'VectorSelector') return;
+      const text = expr.slice(ref.from, ref.to);
+      const identifier = ref.node.getChild('Identifier');
+      if (identifier && recorded.has(expr.slice(identifier.from, identifier.to))) return;
+      const job = ref.node
+        .getChild('LabelMatchers')
+        ?.getChildren('UnquotedLabelMatcher')
+        .find((m) => {
+          const label = m.getChild('LabelName');
+          return label && expr.slice(label.from, label.to) === 'job';
+        });
+      const op = job?.getChild('MatchOp');
+      const literal = job?.getChild('StringLiteral');
+      const value = literal ? (JSON.parse(expr.slice(literal.from, literal.to)) as string) : '';
+      const jobs = op?.getChild('EqlSingle') ? [value] : op?.getChild('EqlRegex') ? value.split('|') : [];
+      if (jobs.length === 0 || !jobs.every((j) => PLATFORM_JOBS.includes(j))) unscoped.push(text);
+    },
+  });
+  return unscoped;
+}
+
 describe('the Prometheus alert and runbook catalogue', () => {
   it('has the alerts the stack relies on', () => {
     expect(alerts.map((a) => a.alert)).toEqual(
@@ -185,7 +219,7 @@ describe('the Prometheus alert and runbook catalogue', () => {
         'DeparturesAllReplicasBanned',
         'StaleBoardsServed',
         'UpstreamBudgetExhausted',
-        'TargetDown',
+        'FailwayTargetDown',
         'RouteConfigInvalid',
       ]),
     );
@@ -287,6 +321,28 @@ describe('the Prometheus alert and runbook catalogue', () => {
       });
     expect(quiet).toBeGreaterThan(0);
     expect(problems).toEqual([]);
+  });
+
+  // In a Prometheus that scrapes more than Failway (kube-prometheus-stack on kind), `up == 0` is
+  // red for any target in the cluster.
+  it("limits every alert over scraped metrics to the platform's jobs", () => {
+    expect(PLATFORM_JOBS.sort()).toEqual([
+      'departures',
+      'gateway',
+      'otel-collector',
+      'otel-collector-spanmetrics',
+      'rail-sim',
+      'route-config',
+    ]);
+    const problems = alerts.flatMap((a) => unscopedSelectors(a.expr).map((s) => `${a.alert}: ${s}`));
+    expect(problems).toEqual([]);
+    expect(unscopedSelectors('up == 0')).toEqual(['up']);
+    expect(unscopedSelectors('up{job=~"gateway|node-exporter"} == 0')).toHaveLength(1);
+    expect(unscopedSelectors('slo:gateway_departures_errors:ratio_rate1h > 1')).toEqual([]);
+    // The Kubernetes ServiceMonitors give the same job names (jobLabel app.kubernetes.io/name).
+    const monitors = readFileSync(resolve(REPO_ROOT, 'k8s/components/observability/monitors.yaml'), 'utf8');
+    expect(monitors).toContain('jobLabel: app.kubernetes.io/name');
+    expect(monitors).toContain('values: [gateway, route-config, departures, rail-sim]');
   });
 
   it('keeps the ban alerts quick enough for short-interval test stacks', () => {

@@ -51,6 +51,7 @@ import {
 } from '@grafana/grafana-foundation-sdk/heatmap';
 import { PanelBuilder as LogsPanel } from '@grafana/grafana-foundation-sdk/logs';
 import { DataqueryBuilder as LokiQuery } from '@grafana/grafana-foundation-sdk/loki';
+import { PanelBuilder as NodeGraphPanel } from '@grafana/grafana-foundation-sdk/nodegraph';
 import { DataqueryBuilder as PromQuery, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanel } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-sdk/statetimeline';
@@ -61,6 +62,7 @@ import {
   TempoQueryType,
 } from '@grafana/grafana-foundation-sdk/tempo';
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
+import { platformAlerts, runbookLinkTemplate } from './rules.ts';
 
 /** Datasource UIDs, pinned in provisioning/datasources/datasources.yaml. */
 export const PROMETHEUS: DataSourceRef = { type: 'prometheus', uid: 'prometheus' };
@@ -120,6 +122,17 @@ export function traceql(query: string, limit = 20): TempoQuery {
     .query(query)
     .limit(limit)
     .tableType(SearchTableType.Traces);
+}
+
+/**
+ * Tempo's service graph query: Grafana asks Prometheus (the Tempo data source's serviceMap
+ * datasource) for the traces_service_graph_* series the collector's service_graph connector makes,
+ * and draws nodes and edges. Each filter is a label selector on those series; several are OR-ed.
+ */
+export function serviceMap(filters: string[] = []): TempoQuery {
+  const query = new TempoQuery().datasource(TEMPO).queryType(TempoQueryType.ServiceMap);
+  if (filters.length > 0) query.serviceMapQuery(filters);
+  return query;
 }
 
 /** Absolute thresholds; the first step is the base colour. */
@@ -289,31 +302,59 @@ function datasourceOf(targets: Builder<Dataquery>[]): DataSourceRef {
   return ref;
 }
 
+/** The platform's alerts (observability/prometheus/rules), as one regex matcher on `alertname`. */
+export function platformAlertMatcher(): string {
+  const names = platformAlerts().map((a) => a.name);
+  return `alertname=~"${names.join('|')}"`;
+}
+
 /**
- * Alerts Prometheus is firing right now (its ALERTS series), one row each. There is no
- * Alertmanager in the stack, so this table is where a firing alert is seen.
+ * Failway's alerts Prometheus is firing right now (its ALERTS series), one row each, the alert name
+ * linking its runbook. There is no Alertmanager in the stack, so this table is where a firing alert
+ * is seen; alerts of other rule sets in the same Prometheus (kube-prometheus-stack's) are not listed.
  */
 export function firingAlerts(): TablePanel {
+  const runbook = runbookLinkTemplate();
   return new TablePanel()
     .title('Alerts firing now')
     .description(
-      'Alerts Prometheus evaluates as firing right now (observability/prometheus/rules/*.yml). ' +
-        'Each alert links its runbook in docs/runbooks/<alertname>.md. Pending alerts are not shown.',
+      "Failway's alerts (observability/prometheus/rules/*.yml) that Prometheus evaluates as firing right " +
+        'now; alerts of other rule sets in the same Prometheus are left out. Click an alert name for its ' +
+        'runbook (docs/runbooks/<alertname>.md). Pending alerts are not shown.',
     )
     .datasource(PROMETHEUS)
     .withTarget(
-      prom('sum by (alertname, severity, service, instance) (ALERTS{alertstate="firing"})', '', {
-        instant: true,
-        format: 'table',
-      }),
+      prom(
+        `sum by (alertname, severity, service, instance) (ALERTS{alertstate="firing", ${platformAlertMatcher()}})`,
+        '',
+        { instant: true, format: 'table' },
+      ),
     )
     .withTransformation({
       id: 'organize',
       options: { excludeByName: { Time: true, Value: true }, indexByName: { alertname: 0, severity: 1 } },
     })
+    .overrideByName('alertname', [
+      { id: 'links', value: [{ title: 'Runbook', url: runbook, targetBlank: true }] },
+    ])
     .noValue('No alert is firing')
     .span(24)
     .height(6);
+}
+
+/**
+ * The service graph as a node graph: one node per service with its request rate, edges with the
+ * calls between them (traces_service_graph_* from the collector's service_graph connector, read
+ * through the Tempo data source). `filters` narrow it (see serviceMap).
+ */
+export function serviceGraph(text: PanelText, filters: string[] = []): NodeGraphPanel {
+  return new NodeGraphPanel()
+    .title(text.title)
+    .description(text.description)
+    .datasource(TEMPO)
+    .withTarget(serviceMap(filters))
+    .span(24)
+    .height(12);
 }
 
 /** What every Failway dashboard shares: tags, shared crosshair, links to the others, the ban annotation. */
@@ -349,16 +390,23 @@ export function failwayLinks(): DashboardLinkBuilder {
     .targetBlank(false);
 }
 
-/** Upstream bans as annotations, from the departures log line that announces them. */
+/**
+ * Upstream bans as annotations: one region per ban and replica, from its start to its end, read
+ * from departures_upstream_banned (Grafana joins consecutive samples of a series into one region).
+ * Grafana draws them on every time series and state timeline panel of the dashboard.
+ */
 export function banAnnotation(): AnnotationQueryBuilder {
   return new AnnotationQueryBuilder()
     .name('Upstream bans')
-    .datasource(LOKI)
+    .datasource(PROMETHEUS)
     .enable(true)
     .iconColor(COLORS.bad)
-    .target(loki('{service_name="departures"} |= "upstream banned this replica"').refId('Anno'))
+    .target(prom('max by (instance) (departures_upstream_banned{job="departures"}) == 1').refId('Anno'))
+    .step('15s')
     .titleFormat('Upstream ban')
-    .textFormat('{{service_name}}: upstream banned a replica');
+    .textFormat('{{instance}} banned by the upstream')
+    .tagKeys('instance')
+    .useValueForTime(false);
 }
 
 const BUILT_IN_ANNOTATION: AnnotationQuery = {

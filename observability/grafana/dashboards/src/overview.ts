@@ -6,13 +6,21 @@ import {
   failwayDashboard,
   firingAlerts,
   prom,
+  referenceLines,
   SLO_OBJECTIVE,
+  seriesColors,
+  serviceGraph,
   stat,
+  stateTimeline,
   thresholdLines,
   thresholds,
   timeseries,
+  valueText,
 } from './common.ts';
 import {
+  COLLECTOR,
+  LONGEST_WINDOW,
+  PLATFORM_JOBS,
   RATE,
   SLO_MATCHERS,
   serverErrorRatio,
@@ -21,7 +29,6 @@ import {
   sloBudgetRemaining,
   sloBurnRate,
   sloErrorRatio,
-  sloErrorRatio30d,
 } from './promql.ts';
 
 export const OVERVIEW_UID = 'failway-overview';
@@ -59,12 +66,14 @@ export function overviewDashboard(): Dashboard {
       panels: [
         stat(
           {
-            title: 'Availability /api/departures (30d)',
+            title: 'Availability /api/departures (last 3 days)',
             description:
-              "Share of the gateway's GET /api/departures answers over the last 30 days that were not 5xx. " +
-              'The SLO is 99.5 %: red below it. Stale boards count as good answers, which is the point.',
+              "Share of the gateway's GET /api/departures answers over the last 3 days that were not 5xx " +
+              '(recording rule slo:gateway_departures_errors:ratio_rate3d). The SLO is 99.5 % over 30 days, ' +
+              'but Prometheus keeps 3 days of data here, so this is the longest window it can honestly ' +
+              'show: red below 99.5 %. Stale boards count as good answers, which is the point.',
           },
-          prom(`1 - (${sloErrorRatio30d()})`, 'availability', { instant: true }),
+          prom(`1 - ${sloErrorRatio(LONGEST_WINDOW)}`, 'availability', { instant: true }),
           {
             unit: 'percentunit',
             decimals: 3,
@@ -74,12 +83,13 @@ export function overviewDashboard(): Dashboard {
         ),
         stat(
           {
-            title: 'Error budget remaining (30d)',
+            title: 'Error budget left at the 3-day pace',
             description:
-              'Share of the 30-day error budget (0.5 % of answers may be 5xx) not spent yet. 100 % = no 5xx ' +
-              'at all; 0 % = the SLO is exactly met; negative = the SLO is missed. Orange under 25 %.',
+              'Share of the error budget (0.5 % of answers may be 5xx) that would be left after 30 days if ' +
+              'the last 3 days (all the data Prometheus keeps) were the pace: 100 % = no 5xx at all; 0 % = ' +
+              'the SLO exactly met; negative = that pace misses it. Orange under 25 %.',
           },
-          prom(sloBudgetRemaining(), 'budget remaining', { instant: true }),
+          prom(sloBudgetRemaining(LONGEST_WINDOW), 'budget left', { instant: true }),
           {
             unit: 'percentunit',
             decimals: 1,
@@ -134,6 +144,20 @@ export function overviewDashboard(): Dashboard {
     {
       title: 'Firing alerts',
       panels: [firingAlerts()],
+    },
+    {
+      title: 'Service graph',
+      panels: [
+        serviceGraph({
+          title: 'Service graph',
+          description:
+            'Who calls whom, from the spans: one node per service (its request rate and latency), one edge ' +
+            'per caller → callee pair (traces_service_graph_* from the collector\u2019s service_graph ' +
+            'connector, read through the Tempo data source). Click a node or an edge for its request rate, ' +
+            'errors and latency, or to search its traces. gateway → departures and departures → rail-sim ' +
+            'carry the boards; rail-sim\u2019s error rate is the upstream refusing calls.',
+        }),
+      ],
     },
     {
       title: 'RED per service',
@@ -250,6 +274,196 @@ export function overviewDashboard(): Dashboard {
             thresholds: thresholds(COLORS.ok, [0.1, COLORS.warn], [0.5, COLORS.bad]),
           },
         ),
+      ],
+    },
+    {
+      title: 'route-config: stations and routes',
+      panels: [
+        stat(
+          {
+            title: 'Routes file valid',
+            description:
+              'Whether route-config uses the routes file on disk (routeconfig_config_valid): valid, or refused ' +
+              'because it is invalid, in which case route-config keeps serving its last good catalog and ' +
+              'RouteConfigInvalid fires after a minute. Its log line "routes file invalid" names every bad entry.',
+          },
+          prom('min(routeconfig_config_valid{job="route-config"})', 'valid'),
+          { graph: false, thresholds: thresholds(COLORS.bad, [1, COLORS.ok]) },
+        )
+          .mappings(
+            valueText({
+              '0': { text: 'refused', color: COLORS.bad },
+              '1': { text: 'valid', color: COLORS.ok },
+            }),
+          )
+          .span(6)
+          .height(8),
+        seriesColors(
+          timeseries(
+            {
+              title: 'Routes file reloads by result',
+              description:
+                'Reloads after the routes file changed (routeconfig_reloads_total): success, or failure (the ' +
+                'file was invalid or unreadable and the last good catalog was kept). A failure here and ' +
+                'no success after it is a change that has not taken effect.',
+            },
+            [
+              prom(
+                `sum by (result) (increase(routeconfig_reloads_total{job="route-config"}[${RATE}]))`,
+                '{{result}}',
+              ),
+            ],
+            { bars: true, min: 0 },
+          ),
+          { success: COLORS.ok, failure: COLORS.bad },
+        ).span(9),
+        timeseries(
+          {
+            title: 'Catalog in use',
+            description:
+              'Stations and preset routes in the catalog route-config serves (routeconfig_stations, ' +
+              'routeconfig_routes). A change of the file shows here once it is accepted; a refused one ' +
+              'leaves these lines flat.',
+          },
+          [
+            prom('max(routeconfig_stations{job="route-config"})', 'stations'),
+            prom('max(routeconfig_routes{job="route-config"})', 'routes'),
+          ],
+          { min: 0 },
+        ).span(9),
+      ],
+    },
+    {
+      title: 'Telemetry pipeline',
+      panels: [
+        stateTimeline(
+          {
+            title: 'Scrape targets up',
+            description:
+              "Whether Prometheus can scrape each of Failway's targets (up), one lane per job and instance: " +
+              'down means the process is gone, unreachable or its /metrics fails, and FailwayTargetDown ' +
+              'fires after 2 minutes. Its series are then missing from every other panel.',
+          },
+          [prom(`max by (job, instance) (up{job=~"${PLATFORM_JOBS}"})`, '{{job}} {{instance}}')],
+          valueText({
+            '0': { text: 'down', color: COLORS.bad },
+            '1': { text: 'up', color: COLORS.ok },
+          }),
+        ).span(24),
+        timeseries(
+          {
+            title: 'Spans into the collector',
+            description:
+              'Spans the OpenTelemetry Collector took in per second, by receiver: accepted, refused (the ' +
+              'memory_limiter pushed back: the collector is short of memory) and failed (could not be ' +
+              'passed on). Anything but accepted means traces are being lost.',
+          },
+          [
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_accepted_spans{${COLLECTOR}}[${RATE}]))`,
+              'accepted {{receiver}}',
+            ),
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_refused_spans{${COLLECTOR}}[${RATE}]))`,
+              'refused {{receiver}}',
+            ),
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_failed_spans{${COLLECTOR}}[${RATE}]))`,
+              'failed {{receiver}}',
+            ),
+          ],
+          { unit: 'ops', min: 0 },
+        ).span(8),
+        timeseries(
+          {
+            title: 'Log records into the collector',
+            description:
+              'Log records the collector took in per second from syslog-ng (the syslog receiver), accepted, ' +
+              'refused or failed. On Kubernetes the services log to stdout and Alloy ships them to Loki, so ' +
+              'this panel has no data there.',
+          },
+          [
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_accepted_log_records{${COLLECTOR}}[${RATE}]))`,
+              'accepted {{receiver}}',
+            ),
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_refused_log_records{${COLLECTOR}}[${RATE}]))`,
+              'refused {{receiver}}',
+            ),
+            prom(
+              `sum by (receiver) (rate(otelcol_receiver_failed_log_records{${COLLECTOR}}[${RATE}]))`,
+              'failed {{receiver}}',
+            ),
+          ],
+          { unit: 'ops', min: 0 },
+        ).span(8),
+        timeseries(
+          {
+            title: 'Sent and failed by exporter',
+            description:
+              'Spans and log records the collector delivered per second, by exporter (Tempo, Loki), and ' +
+              'those it gave up on after its retries (send_failed: the backend was down or refused them). ' +
+              'The failed lines read 0 while nothing has failed.',
+          },
+          [
+            prom(
+              `sum by (exporter) (rate(otelcol_exporter_sent_spans{${COLLECTOR}}[${RATE}]))`,
+              'sent spans {{exporter}}',
+            ),
+            prom(
+              `sum by (exporter) (rate(otelcol_exporter_send_failed_spans{${COLLECTOR}}[${RATE}])) or 0 * sum by (exporter) (rate(otelcol_exporter_sent_spans{${COLLECTOR}}[${RATE}]))`,
+              'failed spans {{exporter}}',
+            ),
+            prom(
+              `sum by (exporter) (rate(otelcol_exporter_sent_log_records{${COLLECTOR}}[${RATE}]))`,
+              'sent logs {{exporter}}',
+            ),
+            prom(
+              `sum by (exporter) (rate(otelcol_exporter_send_failed_log_records{${COLLECTOR}}[${RATE}])) or 0 * sum by (exporter) (rate(otelcol_exporter_sent_log_records{${COLLECTOR}}[${RATE}]))`,
+              'failed logs {{exporter}}',
+            ),
+          ],
+          { unit: 'ops', min: 0 },
+        ).span(8),
+        referenceLines(
+          timeseries(
+            {
+              title: 'Exporter queue',
+              description:
+                'Batches waiting in each exporter\u2019s sending queue, against its capacity (dashed). A ' +
+                'queue that grows means the backend (Tempo, Loki) is slow or down; at capacity the ' +
+                'collector drops new data, which then shows as failed on the left.',
+            },
+            [
+              prom(`max by (exporter) (otelcol_exporter_queue_size{${COLLECTOR}})`, '{{exporter}}'),
+              prom(
+                `max by (exporter) (otelcol_exporter_queue_capacity{${COLLECTOR}})`,
+                '{{exporter}} capacity',
+              ),
+            ],
+            { min: 0 },
+          ),
+          '.* capacity$',
+          COLORS.bad,
+        ).span(12),
+        timeseries(
+          {
+            title: 'Syslog records dropped by the services',
+            description:
+              'Log records each service dropped because its syslog buffer (1,000 records) was full while ' +
+              'syslog-ng was unreachable (log_syslog_dropped_total). Their stdout copy is kept. syslog-ng ' +
+              'counts its own drops (a collector away longer than log-fifo-size lasts): ' +
+              '`docker compose exec syslog-ng syslog-ng-ctl stats`, column dropped.',
+          },
+          [
+            prom(
+              `sum by (service) (increase(log_syslog_dropped_total{job=~"${PLATFORM_JOBS}"}[${RATE}]))`,
+              '{{service}}',
+            ),
+          ],
+          { bars: true, min: 0 },
+        ).span(12),
       ],
     },
   ]);

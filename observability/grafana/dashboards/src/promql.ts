@@ -2,6 +2,16 @@
 // expression once Grafana's variables ($__rate_interval, $service, …) are substituted.
 import { ERROR_BUDGET } from './common.ts';
 
+/**
+ * The platform's scrape jobs as a regex alternation: the job names of observability/prometheus/
+ * prometheus.yml (Prometheus' own aside), which the Kubernetes ServiceMonitors give too.
+ */
+export const PLATFORM_JOBS =
+  'gateway|route-config|departures|rail-sim|otel-collector|otel-collector-spanmetrics';
+
+/** The OpenTelemetry Collector's own metrics (its :8888), scraped as job otel-collector in both stacks. */
+export const COLLECTOR = 'job="otel-collector"';
+
 /** `rate()` window used everywhere a panel follows the dashboard's time range. */
 export const RATE = '$__rate_interval';
 
@@ -65,14 +75,18 @@ export function sloBurnRate(window: SloWindow): string {
 }
 
 /**
- * 5xx ratio of the SLO's requests over the 30-day SLO window. No rule records 30 days (it would
- * be re-evaluated every 15 s for one stat panel), so this one reads the counters directly.
+ * The longest window a panel looks back: what both stacks' Prometheus keep (compose
+ * `--storage.tsdb.retention.time`, Kubernetes `prometheusSpec.retention`: 3 days). The SLO is
+ * defined over 30 days, but a 30-day query there would average over whatever 3 days are left while
+ * its title said 30; panels say which window they compute over instead.
+ * observability/test/grafana.test.ts compares every range of every query with both retentions.
  */
-export function sloErrorRatio30d(): string {
-  return `(${serverRate('', and(SLO_MATCHERS, 'status_code=~"5.."'), '30d')} or vector(0)) / ${serverRate('', SLO_MATCHERS, '30d')}`;
-}
+export const LONGEST_WINDOW = '3d' satisfies SloWindow;
 
-/** Share of the 30-day error budget still unspent (negative once overspent). */
-export function sloBudgetRemaining(): string {
-  return `1 - (${sloErrorRatio30d()}) / ${ERROR_BUDGET}`;
+/**
+ * Share of the error budget left if the SLO's requests kept the 5xx ratio of `window` for the whole
+ * 30-day SLO period: 1 = no 5xx, 0 = exactly at the objective, negative = the pace misses it.
+ */
+export function sloBudgetRemaining(window: SloWindow): string {
+  return `1 - ${sloErrorRatio(window)} / ${ERROR_BUDGET}`;
 }

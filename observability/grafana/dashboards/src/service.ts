@@ -15,6 +15,7 @@ import {
   loki,
   PROMETHEUS,
   prom,
+  serviceGraph,
   stat,
   TEMPO,
   thresholds,
@@ -170,6 +171,17 @@ export function serviceDashboard(): Dashboard {
     {
       title: 'Calls to other services',
       panels: [
+        serviceGraph(
+          {
+            title: 'Service graph of $service',
+            description:
+              'The selected service, who calls it and whom it calls, from the spans ' +
+              '(traces_service_graph_* where it is the client or the server, through the Tempo data ' +
+              'source). Edges carry request rate, errors and latency; click a node or an edge to search ' +
+              'its traces.',
+          },
+          ['{client="$service"}', '{server="$service"}'],
+        ).height(10),
         timeseries(
           {
             title: 'Outbound calls/s by peer and status',
