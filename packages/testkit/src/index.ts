@@ -1,5 +1,7 @@
 export { type LogLine, REPO_ROOT, type ServiceProcess, startService, waitFor } from '@failway/stack';
+export { type CgroupMemory, type MemoryCgroup, type MemoryCgroups, memoryCgroups } from './cgroup.ts';
 export { findCollector } from './collector.ts';
+export { type ComposeNodeService, composeBytes, readComposeNodeServices } from './compose.ts';
 export { type HeldCall, startUpstreamGate, type UpstreamGate } from './gate.ts';
 export {
   configErrorOf,
