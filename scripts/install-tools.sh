@@ -59,6 +59,12 @@ install_prometheus_and_syslog() {
   if [[ ${#missing[@]} -gt 0 ]]; then apt_install $(printf '%s\n' "${missing[@]}" | sort -u); fi
 }
 
+# wrk, the load generator of `npm run bench` (bench/run.ts, docs/performance.md): a small C
+# program that keeps its share of a 2-core machine's CPU far below the services it measures.
+install_wrk() {
+  command -v wrk >/dev/null || apt_install wrk
+}
+
 # The OpenTelemetry Collector, built from the repo's manifest with the official builder; cached
 # outside the clone (by manifest hash) because the build takes minutes.
 install_collector() {
@@ -106,6 +112,7 @@ fi
 if [[ "${1:-}" == "--all" ]]; then
   install_chromium
   install_prometheus_and_syslog
+  install_wrk
   if [[ -f "${FAILWAY_ROOT}/scripts/build-collector.sh" ]]; then install_collector; fi
   install_k6
   install_kube_tools

@@ -1,0 +1,144 @@
+// The bench's result as aligned text tables (stdout) — the JSON file holds the same numbers.
+
+export const SERVICE_LABELS = [
+  'gateway',
+  'departures-a',
+  'departures-b',
+  'route-config',
+  'rail-sim',
+  'collector',
+] as const;
+export const CEILING_LABELS = ['ceiling-server', 'ceiling-relay'] as const;
+/** Short column names. */
+const SHORT: Record<string, string> = {
+  gateway: 'gw',
+  'departures-a': 'dep-a',
+  'departures-b': 'dep-b',
+  'route-config': 'rcfg',
+  'rail-sim': 'rsim',
+  collector: 'otelcol',
+  'ceiling-server': 'c-srv',
+  'ceiling-relay': 'c-relay',
+  wrk: 'wrk',
+  harness: 'bench',
+};
+
+export interface RowResult {
+  id: string;
+  title: string;
+  url: string;
+  telemetry: 'off' | 'on' | 'n/a';
+  ok: boolean;
+  problems: string[];
+  requests?: number;
+  durationS?: number;
+  reqPerSec?: number;
+  p50Ms?: number;
+  p90Ms?: number;
+  p99Ms?: number;
+  p99OverP50?: number;
+  non2xx?: number;
+  socketErrors?: { connect: number; read: number; write: number; timeout: number };
+  /** µs of CPU (user + system) per request, per process label (and `wrk`); null: not measurable here. */
+  cpuUsPerRequest: Record<string, number | null>;
+  /** nodejs_eventloop_lag_p99_seconds over the run, in ms, per process label. */
+  eventLoopP99Ms: Record<string, number | null>;
+  /** VmRSS right after the run, bytes. */
+  rssAfterBytes: Record<string, number | null>;
+  /** Spans the collector accepted per request (telemetry on). */
+  spansPerRequest?: number;
+  extra?: Record<string, unknown>;
+}
+
+const ms = (v: number | null | undefined) =>
+  v === null || v === undefined ? 'n/a' : v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+const int = (v: number | null | undefined) =>
+  v === null || v === undefined ? 'n/a' : Math.round(v).toLocaleString('en-US');
+const mb = (v: number | null | undefined) =>
+  v === null || v === undefined ? 'n/a' : (v / 2 ** 20).toFixed(0);
+
+/** Columns right-aligned except the first; '-' where a row has no such process. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function perProcess(
+  results: RowResult[],
+  pick: (r: RowResult) => Record<string, number | null>,
+  format: (v: number | null) => string,
+  labels: readonly string[],
+): string {
+  const present = labels.filter((l) => results.some((r) => l in pick(r)));
+  return table(
+    ['row', ...present.map((l) => SHORT[l] ?? l)],
+    results.map((r) => [r.id, ...present.map((l) => (l in pick(r) ? format(pick(r)[l] ?? null) : '-'))]),
+  );
+}
+
+export interface Ratios {
+  gatewayOffPctOfCeiling2hop?: number;
+  gatewayOnPctOfCeiling2hop?: number;
+  telemetryCostGatewayPct?: number;
+  telemetryCostDeparturesPct?: number;
+}
+
+export interface IdleMemory {
+  stack: string;
+  rssBytes: Record<string, number | null>;
+}
+
+export function render(results: RowResult[], ratios: Ratios, idle: IdleMemory[], fleet?: string): string {
+  const out: string[] = [];
+  out.push(
+    table(
+      ['row', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p99/p50', 'non-2xx', 'sock err', 'spans/req', 'result'],
+      results.map((r) => [
+        r.id,
+        int(r.reqPerSec),
+        ms(r.p50Ms),
+        ms(r.p90Ms),
+        ms(r.p99Ms),
+        r.p99OverP50 === undefined ? 'n/a' : r.p99OverP50.toFixed(1),
+        int(r.non2xx),
+        r.socketErrors ? String(Object.values(r.socketErrors).reduce((a, b) => a + b, 0)) : 'n/a',
+        r.spansPerRequest === undefined ? '-' : r.spansPerRequest.toFixed(1),
+        r.ok ? 'ok' : 'FAILED',
+      ]),
+    ),
+  );
+  const labels = [...CEILING_LABELS, ...SERVICE_LABELS];
+  out.push('', 'CPU time per request (µs, user + system, from /proc/<pid>/stat over the run):');
+  out.push(perProcess(results, (r) => r.cpuUsPerRequest, int, [...labels, 'wrk', 'harness']));
+  out.push(
+    '',
+    'Event-loop delay p99 over the run (ms; prom-client nodejs_eventloop_lag_p99_seconds, 10 ms resolution):',
+  );
+  out.push(perProcess(results, (r) => r.eventLoopP99Ms, ms, labels));
+  out.push('', 'Resident memory (VmRSS, MB): idle before any load, then right after each row:');
+  out.push(
+    perProcess(
+      [
+        ...idle.map((i) => ({ id: `idle (${i.stack})`, rssAfterBytes: i.rssBytes }) as unknown as RowResult),
+        ...results,
+      ],
+      (r) => r.rssAfterBytes,
+      mb,
+      labels,
+    ),
+  );
+  const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(1)} %`);
+  out.push(
+    '',
+    'Ratios:',
+    `  gateway req/s as % of ceiling-2hop: telemetry off ${pct(ratios.gatewayOffPctOfCeiling2hop)}, on ${pct(ratios.gatewayOnPctOfCeiling2hop)}`,
+    `  telemetry on (exporting) vs off, throughput cost: gateway ${pct(ratios.telemetryCostGatewayPct)}, departures ${pct(ratios.telemetryCostDeparturesPct)}`,
+  );
+  if (fleet) out.push(fleet);
+  return out.join('\n');
+}
