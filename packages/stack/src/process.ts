@@ -52,6 +52,15 @@ export interface StartOptions {
   launcher?: readonly string[];
 }
 
+/**
+ * V8's heap flags for every service, sized for the published memory limits (compose's 160M and
+ * 128M, Kubernetes' 160Mi and 128Mi): the same NODE_OPTIONS as the image, compose and Kubernetes
+ * (a test checks they agree), so npm start, the tests and the bench run what is deployed. Without
+ * them Node sizes its heap from the host (here the young generation alone grew to 128 MB under
+ * load); docs/performance.md has the measurements.
+ */
+export const SERVICE_NODE_OPTIONS = '--max-old-space-size=64 --max-semi-space-size=8';
+
 /** Log levels that hide the "listening" info line (winston: error < warn < info < …). */
 const LEVELS_HIDING_INFO = new Set(['error', 'warn']);
 /** How many lines of a process's output an error message quotes. */
@@ -120,7 +129,14 @@ export async function startService(
   // A bound that catches a hung start, not a speed target: loading OpenTelemetry and the TypeScript
   // sources takes a few seconds idle, and several times that on two busy cores.
   const timeoutMs = options.timeoutMs ?? 45_000;
-  const fullEnv = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env };
+  const fullEnv = {
+    PATH: process.env.PATH ?? '',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    NODE_OPTIONS: SERVICE_NODE_OPTIONS,
+    ...env,
+  };
   const fixedPort = Number(fullEnv.PORT);
   if (!Number.isInteger(fixedPort) || fixedPort < 0 || fixedPort > 65_535) {
     throw new Error(`${label}: PORT=${fullEnv.PORT} is not a port number (0–65535)`);
