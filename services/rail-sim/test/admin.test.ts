@@ -30,7 +30,13 @@ let noAdmin: ServiceProcess;
 
 beforeAll(async () => {
   [sim, noAdmin] = await Promise.all([
-    startService('rail-sim', { ...LOW_LATENCY, RAIL_API_KEYS: KEY, ADMIN_TOKEN: ADMIN }),
+    // Every request traced: a test below checks the trace ID on each line of one request.
+    startService('rail-sim', {
+      ...LOW_LATENCY,
+      RAIL_API_KEYS: KEY,
+      ADMIN_TOKEN: ADMIN,
+      TRACES_PER_SECOND: 'all',
+    }),
     startService('rail-sim', { ...LOW_LATENCY, RAIL_API_KEYS: KEY }),
   ]);
 });

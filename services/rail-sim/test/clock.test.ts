@@ -1,4 +1,4 @@
-import { type ServiceProcess, simOffsetToLondonTime, startService } from '@failway/testkit';
+import { type ServiceProcess, simOffsetToLondonTime, startService, waitFor } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOARD_PATH, type Board, call, closeAgents, json } from './support.ts';
 
@@ -102,7 +102,11 @@ describe('PUT /admin/clock', () => {
     const empty = await board('WHP', 'filterCrs=LTN&filterType=to');
     expect(Math.abs(minutesBetween(generatedHhmm(empty), '01:50'))).toBeLessThanOrEqual(1);
     expect(empty.trainServices).toBeNull();
-    expect(sim.logs.find((l) => l.message === 'simulated clock moved')).toMatchObject({
+    // Log lines reach the parent a little after the answer (stdout is buffered for up to 100 ms).
+    const moved = await waitFor('the "simulated clock moved" log line', () =>
+      sim.logs.find((l) => l.message === 'simulated clock moved'),
+    );
+    expect(moved).toMatchObject({
       offset_minutes: night,
       level: 'warn',
     });
