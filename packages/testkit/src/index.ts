@@ -19,5 +19,6 @@ export {
   type ScrapeTarget,
   startPrometheus,
 } from './native.ts';
+export { openApiChecker, type RealResponse } from './openapi.ts';
 export { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './otlp.ts';
 export { findTool } from './tools.ts';

@@ -6,6 +6,7 @@ import { type Faults, NO_FAULTS } from './domain/faults.ts';
 import { adminRoutes } from './http/admin.ts';
 import { ldbwsRoutes } from './http/ldbws.ts';
 import { createRailSimMetrics } from './http/metrics.ts';
+import { railSimOpenApi } from './http/openapi.ts';
 
 /** The rail-sim HTTP app; no listening, no side effects. */
 export function createApp(runtime: ServiceRuntime, config: Config, clock: () => number = Date.now): Express {
@@ -23,6 +24,10 @@ export function createApp(runtime: ServiceRuntime, config: Config, clock: () => 
     metrics: runtime.metrics,
     health: runtime.health,
     routes: (app) => {
+      const contract = Buffer.from(JSON.stringify(railSimOpenApi()));
+      app.get('/openapi.json', (_req, res) => {
+        res.type('application/json').send(contract);
+      });
       ldbwsRoutes(app, {
         apiKeys: config.RAIL_API_KEYS,
         limiter,

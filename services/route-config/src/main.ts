@@ -21,6 +21,7 @@ await serve(createApp(runtime, routes), {
   logger: runtime.logger,
   health: runtime.health,
   drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+  limits: { maxConnections: runtime.env.HTTP_MAX_CONNECTIONS },
   onClose: () => routes.stop(),
 });
 runtime.logger.info('route-config ready', {

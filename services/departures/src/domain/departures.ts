@@ -1,4 +1,4 @@
-import { errorKind, withSpan } from '@failway/telemetry';
+import { errorKind, withSpan } from '@failway/telemetry/spans';
 import { type BanState, type BanStyle, BanTracker, classifyUpstream, type UpstreamResponse } from './ban.ts';
 import { firstRows, type StationBoard } from './board.ts';
 import { type CallKind, UpstreamBudget } from './budget.ts';
@@ -378,7 +378,9 @@ export class DeparturesService {
             numRows: this.#options.upstreamRows,
           });
         } catch (error) {
-          const kind = errorKind(error);
+          // A body over the client's size limit is an error of the upstream (the client's own
+          // metric labels it too_large).
+          const kind = errorKind(error) === 'timeout' ? 'timeout' : 'error';
           this.#observer.upstreamCall(kind, (error as Error).message);
           span.setAttribute('upstream.outcome', kind);
           throw new BoardUnavailableError('upstream_error', this.#options.errorRetryAfterSeconds, {

@@ -1,9 +1,8 @@
+import { crsValue, distinctStations, QueryError, rowsValue, singleValue } from '@failway/contract';
 import { AppError, invalidParameter } from '@failway/telemetry';
 import type { Express, Request } from 'express';
-import { MAX_ROWS } from '../config.ts';
 import { type BoardAnswer, BoardUnavailableError, type DeparturesService } from '../domain/departures.ts';
-
-const CRS = /^[A-Za-z]{3}$/;
+import { departuresOpenApi } from './openapi.ts';
 
 /**
  * The entity tag of an answer for one URL: which fetch of the board it is, where it came from and
@@ -15,30 +14,6 @@ export function boardTag(answer: Pick<BoardAnswer, 'fetchedAt' | 'source' | 'sta
   return `"${fetched}-${answer.source}${answer.staleReason ? `-${answer.staleReason}` : ''}"`;
 }
 
-function single(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidParameter(name, 'must be given once, as a plain value');
-  return value;
-}
-
-function crsParam(name: string, value: string): string {
-  if (!CRS.test(value))
-    throw invalidParameter(
-      name,
-      `must be a 3-letter CRS station code such as WHP, got "${value.slice(0, 20)}"`,
-    );
-  return value.toUpperCase();
-}
-
-function rowsParam(value: string | undefined): number {
-  if (value === undefined) return MAX_ROWS;
-  if (!/^\d{1,3}$/.test(value) || Number(value) < 1 || Number(value) > MAX_ROWS) {
-    throw invalidParameter('rows', `must be a whole number from 1 to ${MAX_ROWS}`);
-  }
-  return Number(value);
-}
-
 const UNAVAILABLE_DETAIL: Record<BoardUnavailableError['reason'], string> = {
   banned: 'The rail data API has banned this replica and no recent board is cached for this route.',
   budget_exhausted:
@@ -46,13 +21,27 @@ const UNAVAILABLE_DETAIL: Record<BoardUnavailableError['reason'], string> = {
   upstream_error: 'The rail data API did not answer usefully and no recent board is cached for this route.',
 };
 
+/** The query of `GET /departures/:crs`, by the contract's checks shared with the gateway. */
+function boardQuery(req: Request): { crs: string; to: string | undefined; rows: number } {
+  try {
+    const crs = crsValue('crs', String(req.params.crs));
+    const toRaw = singleValue(req.query, 'to');
+    const to = toRaw === undefined || toRaw === '' ? undefined : crsValue('to', toRaw, 'LTN');
+    distinctStations(crs, to);
+    return { crs, to, rows: rowsValue(singleValue(req.query, 'rows')) };
+  } catch (error) {
+    if (error instanceof QueryError) throw invalidParameter(error.field, error.detail);
+    throw error;
+  }
+}
+
 export function departuresRoutes(app: Express, departures: DeparturesService): void {
+  const contract = Buffer.from(JSON.stringify(departuresOpenApi()));
+  app.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(contract);
+  });
   app.get('/departures/:crs', async (req, res) => {
-    const crs = crsParam('crs', String(req.params.crs));
-    const toRaw = single(req, 'to');
-    const to = toRaw === undefined || toRaw === '' ? undefined : crsParam('to', toRaw);
-    if (to === crs) throw invalidParameter('to', 'must differ from the departure station');
-    const rows = rowsParam(single(req, 'rows'));
+    const { crs, to, rows } = boardQuery(req);
     try {
       const answer = await departures.getBoard({ crs, to, rows });
       const etag = boardTag(answer);

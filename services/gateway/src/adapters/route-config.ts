@@ -1,21 +1,15 @@
+import {
+  type Catalog,
+  type Route,
+  routesAnswerSchema,
+  type Station,
+  stationsAnswerSchema,
+} from '@failway/contract';
 import { AppError, createHttpClient, type Logger, type ServiceMetrics } from '@failway/telemetry';
-import { z } from 'zod';
 
-// Loose: fields route-config adds later pass through to /api/stations and /api/routes.
-const stationSchema = z.looseObject({ crs: z.string(), name: z.string() });
-const stationsSchema = z.object({ stations: z.array(stationSchema) });
-const routesSchema = z.object({
-  routes: z.array(z.looseObject({ id: z.string(), name: z.string(), from: z.string(), to: z.string() })),
-  defaultRoute: z.object({ from: z.string(), to: z.string() }),
-});
-
-export type Station = z.infer<typeof stationSchema>;
-export type Route = z.infer<typeof routesSchema>['routes'][number];
-export interface Catalog {
-  stations: Station[];
-  routes: Route[];
-  defaultRoute: { from: string; to: string };
-}
+// The contract's schemas are loose: members route-config adds later pass through to /api/stations
+// and /api/routes.
+export type { Catalog, Route, Station };
 
 /** Where the gateway gets stations and routes from. */
 export interface CatalogSource {
@@ -96,8 +90,8 @@ export class RouteConfigClient implements CatalogSource {
   async #refresh(): Promise<Catalog> {
     try {
       const [stations, routes] = await Promise.all([this.#get('/stations'), this.#get('/routes')]);
-      const s = stationsSchema.parse(stations);
-      const r = routesSchema.parse(routes);
+      const s = stationsAnswerSchema.parse(stations);
+      const r = routesAnswerSchema.parse(routes);
       this.#catalog = { stations: s.stations, routes: r.routes, defaultRoute: r.defaultRoute };
       this.#fetchedAt = this.#clock();
       this.#failures = 0;

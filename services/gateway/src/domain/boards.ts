@@ -1,4 +1,4 @@
-import type { StaleReason, StationBoard } from '@failway/contract';
+import { MAX_ROWS, type StaleReason, type StationBoard } from '@failway/contract';
 import { trace } from '@opentelemetry/api';
 import {
   type BoardQuery,
@@ -9,9 +9,6 @@ import {
   type SkipReason,
 } from './replicas.ts';
 import type { LastGoodStore } from './stale-store.ts';
-
-/** Replicas are always asked for this many rows, so the last good board serves any request. */
-export const MAX_ROWS = 10;
 
 function trimmed(answer: GatewayAnswer, rows: number): GatewayAnswer {
   const services = answer.board.trainServices;
@@ -142,6 +139,7 @@ export class GatewayBoards<R extends Replica> {
         span?.setAttribute('gateway.retries', attempt);
       }
       span?.setAttribute('gateway.member', replica.name);
+      // Always the most rows, so the last good board serves any request.
       const result = await this.#pool.ask(replica, { ...query, rows: MAX_ROWS });
       if (result.kind === 'rejected') return { rejected: { status: result.status, body: result.body } };
       if (result.kind === 'unavailable') {

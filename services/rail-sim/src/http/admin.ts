@@ -1,10 +1,9 @@
-import { isIP } from 'node:net';
-import { bearerAuth, invalidParameter, type Logger, notFound } from '@failway/telemetry';
+import { AppError, bearerAuth, invalidParameter, type Logger, notFound } from '@failway/telemetry';
 import express, { type Express } from 'express';
-import { z } from 'zod';
-import { SIM_TIME_OFFSET_MAX_MIN } from '../config.ts';
-import { BAN_STYLES, type Ban, type RateLimiter } from '../domain/bans.ts';
+import type { z } from 'zod';
+import type { Ban, RateLimiter } from '../domain/bans.ts';
 import { type Faults, NO_FAULTS } from '../domain/faults.ts';
+import { banBody, type banView, clockBody, faultsBody } from './admin-api.ts';
 import type { RailSimMetrics } from './metrics.ts';
 
 export interface AdminDeps {
@@ -23,29 +22,12 @@ export interface AdminDeps {
   clock?: () => number;
 }
 
-const banBody = z.strictObject({
-  ip: z.string().refine((v) => isIP(v) !== 0, 'must be an IPv4 or IPv6 address'),
-  seconds: z
-    .number()
-    .int()
-    .min(1)
-    .max(7 * 86_400)
-    .optional(),
-});
-
-const faultsBody = z.strictObject({
-  latencyMs: z.number().int().min(0).max(60_000).optional(),
-  errorRate: z.number().min(0).max(1).optional(),
-  banStyle: z.enum(BAN_STYLES).nullable().optional(),
-  disruption: z.boolean().optional(),
-});
-
-const clockBody = z.strictObject({
-  offsetMinutes: z.number().int().min(-SIM_TIME_OFFSET_MAX_MIN).max(SIM_TIME_OFFSET_MAX_MIN),
-});
-
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
-  const result = schema.safeParse(body ?? {});
+  // express.json leaves no body when there is none or it is not sent as JSON: that is an error,
+  // not an empty change (found by schemathesis: POST /admin/faults without a body answered 200).
+  if (body === undefined)
+    throw invalidParameter('body', 'is required: a JSON object, sent with Content-Type: application/json');
+  const result = schema.safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0];
     throw invalidParameter(issue?.path.join('.') || 'body', issue?.message ?? 'invalid');
@@ -53,7 +35,7 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   return result.data;
 }
 
-const view = (ban: Ban & { liftedAt?: number | null }) => ({
+const view = (ban: Ban & { liftedAt?: number | null }): z.infer<typeof banView> => ({
   ip: ban.ip,
   reason: ban.reason,
   since: new Date(ban.since).toISOString(),
@@ -141,5 +123,24 @@ export function adminRoutes(app: Express, deps: AdminDeps): void {
     });
     res.json(view);
   });
+  // Other methods on these paths answer 405 with Allow rather than 404 (found by schemathesis).
+  for (const [path, allow] of [
+    ['/bans', 'GET, HEAD, POST, DELETE'],
+    ['/bans/:ip', 'DELETE'],
+    ['/faults', 'GET, HEAD, POST, DELETE'],
+    ['/clock', 'GET, HEAD, PUT'],
+  ] as const) {
+    router.all(path, (req, _res, next) => {
+      next(
+        new AppError({
+          status: 405,
+          code: 'method-not-allowed',
+          title: 'Method not allowed',
+          detail: `${req.method} is not allowed on /admin${req.path}; use ${allow}`,
+          headers: { Allow: allow },
+        }),
+      );
+    });
+  }
   app.use('/admin', router);
 }

@@ -1,17 +1,8 @@
+import { type Route, routeSchema, type Station, stationSchema } from '@failway/contract';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-export interface Station {
-  crs: string;
-  name: string;
-}
-
-export interface Route {
-  id: string;
-  name: string;
-  from: string;
-  to: string;
-}
+export type { Route, Station };
 
 /** Stations and preset routes, validated as a whole. */
 export interface Catalog {
@@ -19,21 +10,10 @@ export interface Catalog {
   routes: Route[];
 }
 
-const station = z.strictObject({
-  crs: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter upper-case CRS code'),
-  name: z.string().trim().min(1, 'must not be empty').max(100),
-});
-const route = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be lower-case letters, digits and dashes (at most 64)'),
-  name: z.string().trim().min(1, 'must not be empty').max(100),
-  from: z.string(),
-  to: z.string(),
-});
+// The contract's schemas, strict here: a routes file with a misspelt key is refused, not ignored.
 const file = z.strictObject({
-  stations: z.array(station).min(1, 'must list at least one station'),
-  routes: z.array(route).default([]),
+  stations: z.array(z.strictObject(stationSchema.shape)).min(1, 'must list at least one station'),
+  routes: z.array(z.strictObject(routeSchema.shape)).default([]),
 });
 
 /** Where an issue is, as a person reads it: `routes[2] (id "x").to`. */
