@@ -59,6 +59,8 @@ describe.skipIf(Boolean(reason))('docker compose up', () => {
         DEPARTURES_A_IP: '172.31.90.12',
         DEPARTURES_B_IP: '172.31.90.13',
         GRAFANA_ADMIN_PASSWORD: GRAFANA_PASSWORD,
+        // The images run with NODE_ENV=production, which refuses a missing or demo token.
+        ADMIN_TOKEN: 'compose-test-admin-token',
       };
       urls.gateway = `http://127.0.0.1:${gateway}`;
       urls.grafana = `http://127.0.0.1:${grafana}`;

@@ -3,6 +3,7 @@ import { currentRequestId } from './context.ts';
 import { exemplarFor, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 import { activeTraceIds } from './spans.ts';
+import { errorKind } from './spans-entry.ts';
 
 export interface HttpClientOptions {
   /** Name of the service called, the `peer_service` label. */
@@ -16,6 +17,20 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   keepAliveTimeoutMs?: number;
   connections?: number;
+  /**
+   * Largest response body accepted, in bytes; a longer one (by Content-Length or as it streams)
+   * fails the call with a ResponseTooLargeError, recorded as `too_large`. Unlimited when unset.
+   */
+  maxResponseBytes?: number;
+}
+
+/** A response body went over the client's `maxResponseBytes`; its code is undici's. */
+export class ResponseTooLargeError extends Error {
+  readonly code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+  constructor(peerService: string, maxBytes: number, cause: unknown) {
+    super(`${peerService} answered with a body larger than ${maxBytes} bytes`, { cause });
+    this.name = 'ResponseTooLargeError';
+  }
 }
 
 export interface HttpResponse {
@@ -37,11 +52,7 @@ export interface HttpClient {
   close(): Promise<void>;
 }
 
-/** The error kind recorded as `status_code` when no HTTP status came back. */
-export function errorKind(error: unknown): 'timeout' | 'error' {
-  const e = error as { name?: string; code?: string };
-  return e.name === 'TimeoutError' || (e.code?.includes('TIMEOUT') ?? false) ? 'timeout' : 'error';
-}
+export { errorKind };
 
 /**
  * An outbound HTTP client on undici: keep-alive pool, connect timeout and an overall deadline per
@@ -54,6 +65,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
     connections: options.connections ?? 32,
+    ...(options.maxResponseBytes !== undefined ? { maxResponseSize: options.maxResponseBytes } : {}),
   });
   const defaultTimeout = options.timeoutMs ?? 3_000;
   const base = baseHref(options.baseUrl);
@@ -85,7 +97,11 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         const body = await res.body.text();
         return { status: res.statusCode, headers: res.headers, body };
       } catch (error) {
-        if (statusLabel === 'error') statusLabel = errorKind(error);
+        const kind = errorKind(error);
+        // A body cut off for its size is labelled so even when its status line had come.
+        if (statusLabel === 'error' || kind === 'too_large') statusLabel = kind;
+        if (kind === 'too_large' && options.maxResponseBytes !== undefined)
+          throw new ResponseTooLargeError(options.peerService, options.maxResponseBytes, error);
         throw error;
       } finally {
         clearTimeout(timer);

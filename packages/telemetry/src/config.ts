@@ -48,6 +48,13 @@ export const telemetryEnvSchema = z.object({
     .max(60_000)
     .default(0)
     .describe('Wait between readiness off and closing the listener (Kubernetes: a few seconds).'),
+  HTTP_MAX_CONNECTIONS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .default(1_000)
+    .describe('Most open client connections to the HTTP server; more are closed at once.'),
 });
 export type TelemetryEnv = z.infer<typeof telemetryEnvSchema>;
 
@@ -61,5 +68,50 @@ export async function loadOrExit<T>(load: () => T | Promise<T>): Promise<T> {
   } catch (error) {
     console.error((error as Error).message);
     process.exit(1);
+  }
+}
+
+/**
+ * Admin tokens this repository ships as examples (`npm start`, compose, the local Kubernetes
+ * overlay): anyone who read the README knows them, so production mode refuses them.
+ */
+export const DEMO_ADMIN_TOKENS: readonly string[] = ['dev-admin-token', 'local-demo-admin-token'];
+
+/**
+ * The ADMIN_TOKEN variable: a bearer token of 8 characters or more; unset (or empty) turns the
+ * admin API off. Pair it with {@link refuseDemoAdminToken} on the object schema.
+ */
+export const adminTokenVar = (description: string) =>
+  optionalString(description).refine(
+    (v) => v === undefined || v.length >= 8,
+    'must be at least 8 characters',
+  );
+
+/** NODE_ENV as the services read it: only `production` changes anything (secrets are checked). */
+export const nodeEnvVar = optionalString('production: refuse demo secrets such as the example ADMIN_TOKEN.');
+
+/**
+ * With NODE_ENV=production, ADMIN_TOKEN must be set and must not be one of DEMO_ADMIN_TOKENS: a
+ * production service with no admin token, or with one printed in the README, is a mistake to
+ * stop at start-up rather than find later. Use as `.superRefine(refuseDemoAdminToken)`.
+ */
+export function refuseDemoAdminToken(
+  config: { NODE_ENV?: string | undefined; ADMIN_TOKEN?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.NODE_ENV !== 'production') return;
+  if (config.ADMIN_TOKEN === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ADMIN_TOKEN'],
+      message:
+        'is required with NODE_ENV=production: set it to a secret of your own, e.g. the output of `openssl rand -hex 24`',
+    });
+  } else if (DEMO_ADMIN_TOKENS.includes(config.ADMIN_TOKEN)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ADMIN_TOKEN'],
+      message: `is the demo token "${config.ADMIN_TOKEN}", refused with NODE_ENV=production: set it to a secret of your own, e.g. the output of \`openssl rand -hex 24\``,
+    });
   }
 }

@@ -5,13 +5,18 @@ export {
   type HttpClient,
   type HttpClientOptions,
   type HttpResponse,
+  ResponseTooLargeError,
 } from './client.ts';
 export {
+  adminTokenVar,
+  DEMO_ADMIN_TOKENS,
   formatConfigError,
   loadOrExit,
+  nodeEnvVar,
   optionalString,
   parseEnv,
   portVar,
+  refuseDemoAdminToken,
   type TelemetryEnv,
   telemetryEnvSchema,
 } from './config.ts';
@@ -30,5 +35,11 @@ export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export { createMetrics, DURATION_BUCKETS, exemplarFor, render, type ServiceMetrics } from './metrics.ts';
 export { REQUEST_ID_HEADER, resolveRequestId } from './request-id.ts';
 export { createServiceRuntime, type ServiceRuntime } from './runtime.ts';
-export { type RunningServer, type ServeOptions, serve } from './serve.ts';
+export {
+  DEFAULT_SERVER_LIMITS,
+  type RunningServer,
+  type ServeOptions,
+  type ServerLimits,
+  serve,
+} from './serve.ts';
 export { activeTraceIds, recordSpanError, withSpan } from './spans.ts';

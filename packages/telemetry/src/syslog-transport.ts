@@ -23,6 +23,17 @@ export interface SyslogTransportOptions extends Rfc5424Options {
   port: number;
   /** Messages kept in memory while the server is unreachable; the oldest are dropped beyond this. Default 1000. */
   maxBuffered?: number;
+  /**
+   * Bytes of messages kept in memory (framed); the oldest are dropped beyond this, so a few huge
+   * records cannot hold more than this however few they are. Default 1 MiB.
+   */
+  maxBufferedBytes?: number;
+  /**
+   * A server that stops reading (the socket stays full, no 'drain' for this many ms) is given up on:
+   * the connection is destroyed (what it had not taken is counted as dropped) and a new one made.
+   * Default 10 000.
+   */
+  drainTimeoutMs?: number;
   /** First reconnect delay in ms. Default 200. */
   reconnectMinMs?: number;
   /** Upper bound of the exponential reconnect delay in ms. Default 30 000. */
@@ -45,6 +56,10 @@ export interface SyslogTransportStats {
   dropped: number;
   /** Messages waiting in memory for a connection or for the socket to drain. */
   buffered: number;
+  /** Bytes of those messages. */
+  bufferedBytes: number;
+  /** Connections given up on because the server stopped reading. */
+  stalls: number;
   /** Whether a TCP connection to the server is currently established. */
   connected: boolean;
 }
@@ -168,6 +183,8 @@ export class SyslogTransport extends TransportStream {
   readonly #port: number;
   readonly #format: Required<Rfc5424Options>;
   readonly #maxBuffered: number;
+  readonly #maxBufferedBytes: number;
+  readonly #drainTimeoutMs: number;
   readonly #reconnectMinMs: number;
   readonly #reconnectMaxMs: number;
   readonly #connectTimeoutMs: number;
@@ -175,6 +192,9 @@ export class SyslogTransport extends TransportStream {
   readonly #onError: ((error: Error) => void) | undefined;
 
   #queue: Buffer[] = [];
+  #queueBytes = 0;
+  #drainTimer: NodeJS.Timeout | null = null;
+  #stalls = 0;
   #socket: net.Socket | null = null;
   #connected = false;
   #waitingForDrain = false;
@@ -206,6 +226,8 @@ export class SyslogTransport extends TransportStream {
       facility,
     };
     this.#maxBuffered = positiveInt('maxBuffered', opts.maxBuffered, 1000);
+    this.#maxBufferedBytes = positiveInt('maxBufferedBytes', opts.maxBufferedBytes, 1024 * 1024);
+    this.#drainTimeoutMs = positiveInt('drainTimeoutMs', opts.drainTimeoutMs, 10_000);
     this.#reconnectMinMs = positiveInt('reconnectMinMs', opts.reconnectMinMs, 200);
     this.#reconnectMaxMs = Math.max(
       this.#reconnectMinMs,
@@ -238,6 +260,8 @@ export class SyslogTransport extends TransportStream {
       sent: this.#sent,
       dropped: this.#dropped,
       buffered: this.#queue.length,
+      bufferedBytes: this.#queueBytes,
+      stalls: this.#stalls,
       connected: this.#connected,
     };
   }
@@ -277,6 +301,7 @@ export class SyslogTransport extends TransportStream {
       socket.cork();
       for (const frame of this.#queue) socket.write(frame, this.#onWritten);
       this.#queue = [];
+      this.#queueBytes = 0;
       socket.uncork();
       socket.end();
       // A server that never answers our FIN must not leave a half-closed socket behind.
@@ -286,17 +311,35 @@ export class SyslogTransport extends TransportStream {
       socket?.destroy();
       this.#drop(this.#queue.length);
       this.#queue = [];
+      this.#queueBytes = 0;
     }
+    this.#clearDrainTimer();
     this.#checkFlushed();
   }
 
   #enqueue(frame: Buffer): void {
-    if (this.#queue.length >= this.#maxBuffered) {
-      const excess = this.#queue.length - this.#maxBuffered + 1;
+    if (frame.length > this.#maxBufferedBytes) {
+      this.#drop(1);
+      return;
+    }
+    let excess = 0;
+    let freed = 0;
+    // Oldest first, until both the count and the bytes leave room for this frame.
+    while (
+      excess < this.#queue.length &&
+      (this.#queue.length - excess >= this.#maxBuffered ||
+        this.#queueBytes - freed + frame.length > this.#maxBufferedBytes)
+    ) {
+      freed += (this.#queue[excess] as Buffer).length;
+      excess++;
+    }
+    if (excess > 0) {
       this.#queue.splice(0, excess);
+      this.#queueBytes -= freed;
       this.#drop(excess);
     }
     this.#queue.push(frame);
+    this.#queueBytes += frame.length;
     this.#schedulePump();
   }
 
@@ -324,20 +367,43 @@ export class SyslogTransport extends TransportStream {
     const socket = this.#socket;
     if (!socket || !this.#connected || this.#waitingForDrain || this.#queue.length === 0) return;
     let written = 0;
+    let bytes = 0;
     socket.cork();
     for (const frame of this.#queue) {
       written++;
+      bytes += frame.length;
       if (!socket.write(frame, this.#onWritten)) {
         this.#waitingForDrain = true;
+        this.#armDrainTimer(socket);
         break;
       }
     }
     this.#queue.splice(0, written);
+    this.#queueBytes -= bytes;
     socket.uncork();
   }
 
+  // The socket is full: the server has this long to take something before it is given up on.
+  #armDrainTimer(socket: net.Socket): void {
+    this.#clearDrainTimer();
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = null;
+      if (this.#socket !== socket || !this.#waitingForDrain) return;
+      this.#stalls++;
+      socket.destroy(new Error(`syslog server stopped reading: no drain within ${this.#drainTimeoutMs} ms`));
+    }, this.#drainTimeoutMs);
+    this.#drainTimer.unref();
+  }
+
+  #clearDrainTimer(): void {
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    this.#drainTimer = null;
+  }
+
   #onWritten = (error?: Error | null): void => {
-    if (!error) this.#sent++;
+    // A write still in the socket's buffer when it was destroyed (a stalled server) is lost.
+    if (error) this.#drop(1);
+    else this.#sent++;
     this.#checkFlushed();
   };
 
@@ -363,6 +429,7 @@ export class SyslogTransport extends TransportStream {
     });
     socket.on('drain', () => {
       this.#waitingForDrain = false;
+      this.#clearDrainTimer();
       this.#pump();
       this.#checkFlushed();
     });
@@ -378,6 +445,7 @@ export class SyslogTransport extends TransportStream {
       this.#socket = null;
       this.#connected = false;
       this.#waitingForDrain = false;
+      this.#clearDrainTimer();
       if (this.#destroyTimer) clearTimeout(this.#destroyTimer);
       this.#destroyTimer = null;
       this.#scheduleReconnect();

@@ -75,6 +75,15 @@ beforeAll(async () => {
       remoteAddress: req.socket.remoteAddress,
     });
     if (req.url === '/hang') return; // never answers
+    if (req.url?.startsWith('/big')) {
+      // 64 KiB, with a Content-Length (/big-declared) or streamed in chunks without one (/big).
+      const body = Buffer.alloc(64 * 1024, 'x');
+      if (req.url === '/big-declared') res.writeHead(200, { 'content-length': body.length });
+      else res.writeHead(200);
+      for (let i = 0; i < body.length; i += 4096) res.write(body.subarray(i, i + 4096));
+      res.end();
+      return;
+    }
     if (req.url === '/missing') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('no');
       return;
@@ -192,6 +201,35 @@ describe('createHttpClient', () => {
   });
 });
 
+describe('createHttpClient with maxResponseBytes', () => {
+  it.each([
+    ['streamed without a Content-Length', '/big'],
+    ['announced by its Content-Length', '/big-declared'],
+  ])(
+    'when a body %s is larger, then the call rejects as too_large and is counted so',
+    async (_what, path) => {
+      const before = await clientCount({ peer_service: 'capped', status_code: 'too_large' });
+      const capped = client({ peerService: 'capped', maxResponseBytes: 16 * 1024 });
+      const error = await capped.request(path).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({
+        name: 'ResponseTooLargeError',
+        code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+        message: 'capped answered with a body larger than 16384 bytes',
+      });
+      expect(errorKind(error)).toBe('too_large');
+      expect(await clientCount({ peer_service: 'capped', status_code: 'too_large' })).toBe(before + 1);
+    },
+  );
+
+  it('when a body is within the limit, or no limit is set, then it comes back whole', async () => {
+    expect((await client({ maxResponseBytes: 64 * 1024 }).request('/big')).body).toHaveLength(64 * 1024);
+    expect((await client().request('/big')).body).toHaveLength(64 * 1024);
+  });
+});
+
 describe('errorKind', () => {
   it.each([
     ['a TimeoutError', Object.assign(new Error('t'), { name: 'TimeoutError' }), 'timeout'],
@@ -206,6 +244,11 @@ describe('errorKind', () => {
       'timeout',
     ],
     ['a refused connection', Object.assign(new Error('r'), { code: 'ECONNREFUSED' }), 'error'],
+    [
+      'a body over maxResponseBytes',
+      Object.assign(new Error('b'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' }),
+      'too_large',
+    ],
     ['an AbortError', Object.assign(new Error('a'), { name: 'AbortError' }), 'error'],
     ['a non-error value', 'boom', 'error'],
   ])('when given %s, then it says %s', (_what, error, kind) => {

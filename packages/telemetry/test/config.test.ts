@@ -20,6 +20,7 @@ describe('parseEnv with telemetryEnvSchema', () => {
       SYSLOG_HOST: undefined,
       SYSLOG_PORT: 601,
       SHUTDOWN_DRAIN_DELAY_MS: 0,
+      HTTP_MAX_CONNECTIONS: 1000,
     });
   });
 
@@ -36,6 +37,7 @@ describe('parseEnv with telemetryEnvSchema', () => {
       SYSLOG_HOST: 'syslog.local',
       SYSLOG_PORT: '5514',
       SHUTDOWN_DRAIN_DELAY_MS: '3000',
+      HTTP_MAX_CONNECTIONS: '250',
     });
     expect(env).toEqual({
       OTEL_SERVICE_NAME: 'departures',
@@ -43,6 +45,7 @@ describe('parseEnv with telemetryEnvSchema', () => {
       SYSLOG_HOST: 'syslog.local',
       SYSLOG_PORT: 5514,
       SHUTDOWN_DRAIN_DELAY_MS: 3000,
+      HTTP_MAX_CONNECTIONS: 250,
     });
   });
 
@@ -50,6 +53,13 @@ describe('parseEnv with telemetryEnvSchema', () => {
     const env = parseEnv(telemetryEnvSchema, { PATH: '/usr/bin', HOME: '/root' });
     expect(env).not.toHaveProperty('PATH');
   });
+
+  it.each(['0', '-1', '1.5', 'many', '100001'])(
+    'when HTTP_MAX_CONNECTIONS is %j, then the error names HTTP_MAX_CONNECTIONS',
+    (value) => {
+      expect(parseError({ HTTP_MAX_CONNECTIONS: value })).toMatch(/HTTP_MAX_CONNECTIONS: /);
+    },
+  );
 
   it('when LOG_LEVEL is not a winston level, then the error names LOG_LEVEL', () => {
     const message = parseError({ LOG_LEVEL: 'loud' });

@@ -365,6 +365,73 @@ describe('SyslogTransport', () => {
     ]);
   });
 
+  it('when the buffer is over maxBufferedBytes while the server is down, then the oldest messages are dropped however few there are', async () => {
+    const port = await reservePort();
+    const transport = createTransport({ port, maxBuffered: 1000, maxBufferedBytes: 10_000 });
+    const logger = createLogger(transport);
+    const padding = 'x'.repeat(2000);
+    for (let i = 0; i < 20; i++) logger.info(`big ${i}`, { padding });
+    await until(
+      () => transport.stats().buffered + transport.stats().dropped === 20,
+      2000,
+      '20 records handled',
+    );
+    const { buffered, bufferedBytes, dropped } = transport.stats();
+    expect(bufferedBytes).toBeLessThanOrEqual(10_000);
+    expect(buffered).toBeGreaterThan(0);
+    expect(dropped).toBe(20 - buffered);
+
+    const server = await startServer(port);
+    await until(() => server.frames.length >= buffered, 5000, `${buffered} frames`);
+    expect(server.frames.map((frame) => parse(frame).msg.message)).toEqual(
+      Array.from({ length: buffered }, (_, i) => `big ${20 - buffered + i}`),
+    );
+  });
+
+  it('when one record alone is larger than maxBufferedBytes, then it is dropped and the others kept', async () => {
+    const transport = createTransport({ port: await reservePort(), maxBufferedBytes: 1000 });
+    const logger = createLogger(transport);
+    logger.info('small');
+    logger.info('huge', { padding: 'x'.repeat(2000) });
+    await until(() => transport.stats().dropped === 1, 2000, 'the huge record dropped');
+    expect(transport.stats()).toMatchObject({ buffered: 1, dropped: 1 });
+    expect(transport.stats().bufferedBytes).toBeLessThanOrEqual(1000);
+  });
+
+  it('when the server stops reading, then after drainTimeoutMs the connection is given up, counted, and a new one made', async () => {
+    const server = await startServer();
+    const errors: Error[] = [];
+    const transport = createTransport({
+      port: server.port,
+      maxBuffered: 1000,
+      maxBufferedBytes: 64 * 1024 * 1024,
+      drainTimeoutMs: 200,
+      onError: (error) => errors.push(error),
+    });
+    const logger = createLogger(transport);
+    await until(() => transport.stats().connected, 5000, 'connection');
+    server.pause();
+
+    // Up to 25 MB: more than loopback socket buffers take, so the socket stays full.
+    const padding = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 400 && transport.stats().stalls === 0; i++) {
+      logger.info(`stuck ${i}`, { padding });
+      if (i % 16 === 15) await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => server.connections >= 2, 5000, 'a new connection after the stall');
+    expect(transport.stats().stalls).toBe(1);
+    expect(transport.stats().dropped).toBeGreaterThan(0);
+    expect(errors.map((e) => e.message)).toContain('syslog server stopped reading: no drain within 200 ms');
+
+    server.resume();
+    logger.info('after the stall');
+    await until(
+      () => server.frames.some((frame) => parse(frame).msg.message === 'after the stall'),
+      10_000,
+      'a record sent on the new connection',
+    );
+  });
+
   it('when the server closes the connection mid-run, then the transport reconnects and later messages arrive', async () => {
     const server = await startServer();
     const transport = createTransport({ port: server.port });
@@ -388,7 +455,11 @@ describe('SyslogTransport', () => {
   it('when the server reads slower than we log, then writing waits for drain and everything arrives in order', async () => {
     const server = await startServer();
     const count = 3000;
-    const transport = createTransport({ port: server.port, maxBuffered: count });
+    const transport = createTransport({
+      port: server.port,
+      maxBuffered: count,
+      maxBufferedBytes: 64 * 1024 * 1024,
+    });
     const logger = createLogger(transport);
     await until(() => transport.stats().connected, 5000, 'connection');
     server.pause();

@@ -61,6 +61,7 @@ await serve(createApp({ runtime, departures }), {
   logger: runtime.logger,
   health: runtime.health,
   drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+  limits: { maxConnections: runtime.env.HTTP_MAX_CONNECTIONS },
   onClose: async () => {
     clearInterval(probeTimer);
     clearInterval(refreshTimer);

@@ -1,4 +1,4 @@
-import { optionalString, parseEnv, portVar } from '@failway/telemetry';
+import { adminTokenVar, nodeEnvVar, parseEnv, portVar, refuseDemoAdminToken } from '@failway/telemetry';
 import { z } from 'zod';
 import { BAN_STYLES } from './domain/bans.ts';
 
@@ -45,9 +45,10 @@ const schema = z
       .enum(BAN_STYLES)
       .default('429')
       .describe('How banned callers are answered: 429 JSON, 403 HTML, 503, or a silent empty board.'),
-    ADMIN_TOKEN: optionalString(
-      'Bearer token of the fault-injection admin API; the API is off when unset.',
-    ).refine((v) => v === undefined || v.length >= 8, 'must be at least 8 characters'),
+    ADMIN_TOKEN: adminTokenVar(
+      'Bearer token of the fault-injection admin API; the API is off when unset (required, and not a demo token, with NODE_ENV=production).',
+    ),
+    NODE_ENV: nodeEnvVar,
     SIM_SEED: z
       .string()
       .min(1)
@@ -80,7 +81,8 @@ const schema = z
   .refine((c) => c.LATENCY_MAX_MS >= c.LATENCY_MIN_MS, {
     path: ['LATENCY_MAX_MS'],
     message: 'must be at least LATENCY_MIN_MS',
-  });
+  })
+  .superRefine(refuseDemoAdminToken);
 
 export type Config = z.infer<typeof schema>;
 

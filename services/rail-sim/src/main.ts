@@ -11,6 +11,7 @@ await serve(createApp(runtime, config), {
   logger: runtime.logger,
   health: runtime.health,
   drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+  limits: { maxConnections: runtime.env.HTTP_MAX_CONNECTIONS },
 });
 runtime.logger.info('rail-sim ready', {
   ban_threshold: config.BAN_THRESHOLD,

@@ -89,6 +89,27 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...VALID, ADMIN_TOKEN: '12345678' }).ADMIN_TOKEN).toBe('12345678');
   });
 
+  it.each([
+    ['unset', {}],
+    ['empty', { ADMIN_TOKEN: '' }],
+    ['the demo token of npm start and compose', { ADMIN_TOKEN: 'dev-admin-token' }],
+    ['the demo token of the local Kubernetes overlay', { ADMIN_TOKEN: 'local-demo-admin-token' }],
+  ])('when NODE_ENV=production and ADMIN_TOKEN is %s, then it fails naming ADMIN_TOKEN', (_what, env) => {
+    expect(configError({ ...VALID, NODE_ENV: 'production', ...env })).toMatch(
+      /^\s*ADMIN_TOKEN: (is required with NODE_ENV=production|is the demo token "[a-z-]+", refused with NODE_ENV=production)/m,
+    );
+  });
+
+  it('when NODE_ENV=production and ADMIN_TOKEN is a token of its own, then it is accepted; outside production the demo token is too', () => {
+    expect(
+      loadConfig({ ...VALID, NODE_ENV: 'production', ADMIN_TOKEN: 'a-real-secret-1234' }).ADMIN_TOKEN,
+    ).toBe('a-real-secret-1234');
+    expect(loadConfig({ ...VALID, ADMIN_TOKEN: 'dev-admin-token' }).ADMIN_TOKEN).toBe('dev-admin-token');
+    expect(
+      loadConfig({ ...VALID, NODE_ENV: 'development', ADMIN_TOKEN: 'dev-admin-token' }).ADMIN_TOKEN,
+    ).toBe('dev-admin-token');
+  });
+
   it('when SIM_TIME_OFFSET_MIN is more than a day either way, then it fails naming SIM_TIME_OFFSET_MIN', () => {
     expect(configError({ ...VALID, SIM_TIME_OFFSET_MIN: '1441' })).toMatch(/SIM_TIME_OFFSET_MIN: /);
     expect(configError({ ...VALID, SIM_TIME_OFFSET_MIN: '-1441' })).toMatch(/SIM_TIME_OFFSET_MIN: /);
@@ -102,40 +123,59 @@ describe('loadConfig', () => {
   });
 });
 
+/** Starts rail-sim with exactly `env` (plus PATH, HOST, PORT) and waits for it to exit. */
+async function startExpectingExit(env: Record<string, string>) {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'],
+    {
+      cwd: resolve(REPO_ROOT, 'services', 'rail-sim'),
+      // Not the test's environment: nothing may supply RAIL_API_KEYS by accident.
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolveExit, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`rail-sim did not exit within 15 s:\n${stdout}\n${stderr}`));
+    }, 15_000);
+    // 'close' comes after the output streams end, so nothing printed is missed.
+    child.once('close', (exitCode) => {
+      clearTimeout(timer);
+      resolveExit(exitCode);
+    });
+  });
+  return { code, stdout, stderr };
+}
+
 describe('rail-sim start-up', () => {
   it('when started without RAIL_API_KEYS, then it exits non-zero and prints the variable name', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'],
-      {
-        cwd: resolve(REPO_ROOT, 'services', 'rail-sim'),
-        // Not the test's environment: nothing may supply RAIL_API_KEYS by accident.
-        env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const code = await new Promise<number | null>((resolveExit, reject) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`rail-sim did not exit within 15 s:\n${stdout}\n${stderr}`));
-      }, 15_000);
-      // 'close' comes after the output streams end, so nothing printed is missed.
-      child.once('close', (exitCode) => {
-        clearTimeout(timer);
-        resolveExit(exitCode);
-      });
-    });
+    const { code, stdout, stderr } = await startExpectingExit({});
     expect(code).not.toBe(0);
     expect(code).not.toBeNull();
     expect(stderr).toMatch(/RAIL_API_KEYS/);
+    expect(stdout).not.toMatch(/"message":"listening"/);
+  });
+
+  it('when started with NODE_ENV=production and the demo admin token, then it exits non-zero naming ADMIN_TOKEN', async () => {
+    const { code, stdout, stderr } = await startExpectingExit({
+      ...VALID,
+      NODE_ENV: 'production',
+      ADMIN_TOKEN: 'dev-admin-token',
+    });
+    expect(code).toBe(1);
+    expect(stderr).toMatch(
+      /ADMIN_TOKEN: is the demo token "dev-admin-token", refused with NODE_ENV=production/,
+    );
     expect(stdout).not.toMatch(/"message":"listening"/);
   });
 });
