@@ -8,7 +8,7 @@ import {
   waitFor,
 } from '@failway/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { railSimAdmin, startApp, upstreams } from './support.ts';
+import { ADMIN, railSimAdmin, startApp, upstreams } from './support.ts';
 
 interface GatewayAnswer {
   from: { crs: string; name: string };
@@ -48,7 +48,7 @@ const api = (query: string, headers: Record<string, string> = {}) =>
   fetch(`${stack.gateway.url}/api/departures?${query}`, { headers });
 
 describe('one request through the whole application', () => {
-  it("when a commuter asks for WHP to LTN, then a realistic board comes back, its request ID is in every service's logs and one trace spans all four services", async () => {
+  it("when a commuter asks for WHP to LTN, then a realistic board comes back, its request ID is in our services' logs (not sent to the rail API) and one trace spans all four services", async () => {
     const requestId = 'e2e-first-board';
     const res = await api('from=WHP&to=LTN&rows=5', { 'X-Request-ID': requestId });
     expect(res.status).toBe(200);
@@ -65,15 +65,15 @@ describe('one request through the whole application', () => {
     for (const s of services)
       expect(s).toMatchObject({ operator: 'Thameslink', std: expect.stringMatching(/^\d\d:\d\d$/) });
 
-    const logsBy = await waitFor('log lines in all four services', () => {
+    const logsBy = await waitFor('log lines in our three services', () => {
       const by = new Map<string, unknown[]>();
       for (const proc of stack.all()) {
         const lines = proc.logs.filter((l) => l.request_id === requestId);
         if (lines.length > 0) by.set(proc.name, lines);
       }
-      return by.size === 4 ? by : undefined;
+      return by.size === 3 ? by : undefined;
     });
-    expect([...logsBy.keys()].sort()).toEqual(['departures', 'gateway', 'rail-sim', 'route-config']);
+    expect([...logsBy.keys()].sort()).toEqual(['departures', 'gateway', 'route-config']);
     for (const lines of logsBy.values())
       for (const line of lines as { trace_id: string }[]) expect(line.trace_id).toBe(traceId);
 
@@ -100,7 +100,23 @@ describe('one request through the whole application', () => {
     const orphans = trace.filter((s) => s.parentSpanId !== '' && !byId.has(s.parentSpanId));
     expect(orphans).toEqual([]);
     const member = trace.find((s) => s.service === 'gateway' && s.attributes['gateway.member'] !== undefined);
-    expect(String(member?.attributes['gateway.member'])).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(String(member?.attributes['gateway.member'])).toMatch(/^departures-[ab]$/);
+    expect(body.servedBy).toMatch(/^departures-[ab]$/);
+    // rail-sim (the rail API) logged the call, but never saw our request ID.
+    const railSimServer = trace.find((s) => s.service === 'rail-sim' && s.kind === 2);
+    expect(railSimServer?.attributes['request.id']).not.toBe(requestId);
+    expect(stack.railSim.logs.filter((l) => l.request_id === requestId)).toEqual([]);
+  });
+
+  it('when /metrics and /admin/upstreams are asked on the public port, then 404; on the ops port, 200', async () => {
+    expect(stack.gatewayOpsUrl).not.toBe(stack.gateway.url);
+    expect((await fetch(`${stack.gateway.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${stack.gatewayOpsUrl}/metrics`)).status).toBe(200);
+    expect(
+      (await fetch(`${stack.gateway.url}/admin/upstreams`, { headers: { authorization: `Bearer ${ADMIN}` } }))
+        .status,
+    ).toBe(404);
+    expect((await upstreams(stack)).map((m) => m.name)).toEqual(['departures-a', 'departures-b']);
   });
 });
 
@@ -135,9 +151,9 @@ describe('bans', () => {
       return list.some((m) => m.state === 'banned') ? list : undefined;
     });
     const banned = members.find((m) => m.state === 'banned');
-    expect(banned?.name).toBe(new URL(stack.departures[0].url).host);
+    expect(banned?.name).toBe(stack.departures[0].label);
     expect(Date.parse(banned?.bannedUntil ?? '')).toBeGreaterThan(Date.now());
-    const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.gatewayOpsUrl}/metrics`)).text();
     expect(metricValue(metrics, 'gateway_pool_members', { state: 'banned' })).toBe(1);
     expect(metricValue(metrics, 'gateway_pool_members', { state: 'ready' })).toBe(1);
   });
@@ -168,7 +184,7 @@ describe('bans', () => {
     expect(retryAfter).toBeGreaterThan(200);
     expect(retryAfter).toBeLessThanOrEqual(300);
     expect(((await unseen.json()) as { detail: string }).detail).toMatch(/try again in \d+ minutes/);
-    const metrics = await (await fetch(`${stack.gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${stack.gatewayOpsUrl}/metrics`)).text();
     expect(
       metricValue(metrics, 'gateway_stale_responses_total', { origin: 'gateway' }),
     ).toBeGreaterThanOrEqual(1);
@@ -238,7 +254,7 @@ describe('bad input at the gateway', () => {
 describe('losing a replica', () => {
   const STEADY = ['WHP&to=LTN', 'WHP&to=SAC', 'STP&to=BDM'];
   const batch = () => Promise.all(STEADY.map(async (r) => (await api(`from=${r}`)).status));
-  const gatewayMetrics = async () => (await fetch(`${stack.gateway.url}/metrics`)).text();
+  const gatewayMetrics = async () => (await fetch(`${stack.gatewayOpsUrl}/metrics`)).text();
 
   it('when a departures replica process is killed with a request in hand and under steady requests, then no request fails', async () => {
     expect((await upstreams(stack)).map((m) => m.state)).toEqual(['ready', 'ready']);
@@ -268,12 +284,12 @@ describe('losing a replica', () => {
       gate.release();
     }
     const survivor = stack.departures.find((d) => d !== victim);
-    const victimName = new URL(victim?.url ?? '').host;
+    const victimName = victim?.label;
 
     // The gateway lost the replica mid-request and asked the other one instead.
     const answer = (await rescued) as Response;
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ stale: false, servedBy: new URL(survivor?.url ?? '').host });
+    expect(await answer.json()).toMatchObject({ stale: false, servedBy: survivor?.label });
     const after = await gatewayMetrics();
     expect(metricValue(after, 'gateway_retries_total')).toBe(retriesBefore + 1);
     const ejections = after

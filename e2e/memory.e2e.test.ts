@@ -212,7 +212,7 @@ async function scrape(procs: ServiceProcess[], until: () => boolean, tally: Tall
     procs.map(async (proc) => {
       while (until()) {
         const started = Date.now();
-        count(tally, await get(`${proc.url}/metrics`, undefined, { accept }));
+        count(tally, await get(`${proc.opsUrl ?? proc.url}/metrics`, undefined, { accept }));
         const wait = 1_000 - (Date.now() - started);
         if (wait > 0 && until()) await new Promise((r) => setTimeout(r, wait));
       }

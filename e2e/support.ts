@@ -68,7 +68,7 @@ export interface Member {
 }
 
 export async function upstreams(stack: Stack): Promise<Member[]> {
-  const res = await fetch(`${stack.gateway.url}/admin/upstreams`, {
+  const res = await fetch(`${stack.gatewayOpsUrl}/admin/upstreams`, {
     headers: { authorization: `Bearer ${ADMIN}` },
   });
   return ((await res.json()) as { members: Member[] }).members;

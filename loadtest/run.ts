@@ -203,6 +203,7 @@ async function k6Run(
       env: {
         ...process.env,
         BASE_URL: stack.gateway.url,
+        GATEWAY_OPS_URL: stack.gatewayOpsUrl,
         RAILSIM_URL: stack.railSim.url,
         ADMIN_TOKEN,
         REPLICA_IPS: stack.replicaAddresses.map((a) => a ?? '127.0.0.1').join(','),

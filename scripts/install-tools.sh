@@ -74,6 +74,28 @@ install_collector() {
   log "collector ${OTELCOL_BIN}"
 }
 
+# schemathesis (PyPI), the fuzzer of `npm run fuzz` (scripts/fuzz.ts, docs/api.md): a pinned version
+# in its own virtualenv, cached outside the clone by version; SCHEMATHESIS_BIN tells the script
+# and the tests where it is.
+SCHEMATHESIS_VERSION=4.32.5
+install_schemathesis() {
+  local venv="${HOME}/.cache/failway/schemathesis-${SCHEMATHESIS_VERSION}"
+  if [[ ! -x "${venv}/bin/schemathesis" ]]; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then apt_install python3-venv python3-pip; fi
+    log "installing schemathesis ${SCHEMATHESIS_VERSION} from PyPI into ${venv}"
+    rm -rf "${venv}"
+    python3 -m venv "${venv}"
+    "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}" >&2
+  fi
+  SCHEMATHESIS_BIN="${venv}/bin/schemathesis"
+  export SCHEMATHESIS_BIN
+  # Only the command on PATH, not the venv's bin/ (its python3 and pip would shadow the system's).
+  mkdir -p "${TOOLS_DIR}/bin"
+  ln -sf "${SCHEMATHESIS_BIN}" "${TOOLS_DIR}/bin/schemathesis"
+  export PATH="${TOOLS_DIR}/bin:${PATH}"
+  log "$("${SCHEMATHESIS_BIN}" --version)"
+}
+
 K6_VERSION=v2.2.0
 # k6 from the Go module proxy (no npm or apt package exists); cached outside the clone by version.
 install_k6() {
@@ -113,6 +135,7 @@ if [[ "${1:-}" == "--all" ]]; then
   install_chromium
   install_prometheus_and_syslog
   install_wrk
+  install_schemathesis
   if [[ -f "${FAILWAY_ROOT}/scripts/build-collector.sh" ]]; then install_collector; fi
   install_k6
   install_kube_tools

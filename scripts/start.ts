@@ -43,12 +43,13 @@ Failway is running (Ctrl-C stops everything).
 
   Departures board   http://localhost:${DEFAULT_PORTS.gateway}/
   JSON API           http://localhost:${DEFAULT_PORTS.gateway}/api/departures?from=WHP&to=LTN&rows=10
-  Gateway admin      http://localhost:${DEFAULT_PORTS.gateway}/admin/upstreams
+  Gateway admin      http://localhost:${DEFAULT_PORTS.gatewayOps}/admin/upstreams   (ops port: not for the public)
+  Gateway metrics    http://localhost:${DEFAULT_PORTS.gatewayOps}/metrics
   route-config       ${stack.routeConfig.url}/routes
   departures A       ${a.url}/departures/WHP?to=LTN   (calls rail-sim from ${ipA ?? 'the default address'})
   departures B       ${b.url}/departures/WHP?to=LTN   (calls rail-sim from ${ipB ?? 'the default address'})
   rail-sim           ${stack.railSim.url}/admin/bans
-  Metrics            /metrics on each of them
+  Metrics            /metrics on each of the others (the gateway's only on its ops port)
 
   Admin token        ${adminToken}   (header: Authorization: Bearer ${adminToken}; set ADMIN_TOKEN to choose another)
   Ban durations      ${process.env.BAN_DURATION_S ?? '3600'} s (set BAN_DURATION_S for shorter bans)

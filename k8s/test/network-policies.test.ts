@@ -180,6 +180,9 @@ describe.skipIf(!kustomize.path)(
         [p('gateway'), p('departures'), 8082],
         [p('departures'), p('rail-sim'), 8090],
         [p('k6'), p('gateway'), 8080],
+        // The gateway's ops port: Prometheus scrapes it, the k6 Job reads counters there.
+        [prometheus, p('gateway'), 9080],
+        [p('k6'), p('gateway'), 9080],
         [p('k6'), p('rail-sim'), 8090],
         [p('k6'), prometheus, 9090],
         [p('otel-collector'), tempo, 4317],
@@ -213,6 +216,9 @@ describe.skipIf(!kustomize.path)(
         [p('gateway'), coredns, 80],
         [grafana, p('gateway'), 8080 + 1],
         [p('k6'), p('departures'), 8082],
+        // /metrics and /admin/* are for Prometheus and operators, not the world or the replicas.
+        [internetClient, p('gateway'), 9080],
+        [p('departures'), p('gateway'), 9080],
       ];
       const open = closed.filter(([src, dst, port]) => allowed(local.policies, src, dst, port));
       expect(open.map(([s, d, port]) => `${s.name} → ${d.name}:${port}`)).toEqual([]);

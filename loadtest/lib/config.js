@@ -29,6 +29,8 @@ export const SHORT = ['1', 'true', 'yes'].includes(String(__ENV.SHORT ?? '').toL
 export const config = {
   /** The gateway. */
   baseUrl: trimSlash(__ENV.BASE_URL || 'http://localhost:8080'),
+  /** The gateway's ops port: its /metrics and /admin/upstreams (not on the public port). */
+  gatewayOpsUrl: trimSlash(__ENV.GATEWAY_OPS_URL || 'http://localhost:9080'),
   /** rail-sim, for its admin API (bans, faults, ban history). */
   railsimUrl: trimSlash(__ENV.RAILSIM_URL || 'http://localhost:8090'),
   /** Bearer token of rail-sim's and the gateway's admin APIs (`npm start` uses dev-admin-token). */

@@ -1,6 +1,6 @@
-// What the services say about themselves: counters from their /metrics (Prometheus text; on the
-// same port as their API, so reachable wherever the scripts reach the services) and the
-// gateway's view of its departures replicas (GET /admin/upstreams). Scripts read counters before
+// What the services say about themselves: counters from their /metrics (Prometheus text; rail-sim
+// serves it on its API port, the gateway on its ops port, GATEWAY_OPS_URL) and the gateway's view
+// of its departures replicas (GET /admin/upstreams, also on the ops port). Scripts read counters before
 // and after their load and judge the difference, so they work against a long-lived target too.
 import http from 'k6/http';
 import { config } from './config.js';
@@ -46,7 +46,7 @@ export function upstreamCalls() {
 
 /** The gateway's counters the scripts judge: ejections, affinity misses, new-route refusals. */
 export function gatewayCounters() {
-  const samples = scrape(config.baseUrl);
+  const samples = scrape(config.gatewayOpsUrl);
   return {
     ejections: total(samples, 'gateway_member_ejections_total'),
     missesBanned: total(samples, 'gateway_affinity_misses_total', { reason: 'banned' }),
@@ -56,13 +56,13 @@ export function gatewayCounters() {
 
 /** The gateway's departures replicas ({name, state, ...}); throws naming ADMIN_TOKEN when refused. */
 export function upstreamMembers() {
-  const res = admin('GET', `${config.baseUrl}/admin/upstreams`, undefined, {
+  const res = admin('GET', `${config.gatewayOpsUrl}/admin/upstreams`, undefined, {
     responseCallback: http.expectedStatuses(200, 401, 403, 404),
   });
   const members = json(res)?.members;
   if (res.status !== 200 || !Array.isArray(members)) {
     throw new Error(
-      `the gateway's GET /admin/upstreams answered ${res.status || res.error}: set ADMIN_TOKEN to its admin token`,
+      `the gateway's GET ${config.gatewayOpsUrl}/admin/upstreams answered ${res.status || res.error}: set GATEWAY_OPS_URL to its ops port and ADMIN_TOKEN to its admin token`,
     );
   }
   return members;

@@ -127,10 +127,13 @@ const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
  */
 export function replicaAddresses() {
   if (__ENV.REPLICA_IPS) return config.replicaIps;
-  const res = admin('GET', `${config.baseUrl}/admin/upstreams`, undefined, {
+  const res = admin('GET', `${config.gatewayOpsUrl}/admin/upstreams`, undefined, {
     responseCallback: http.expectedStatuses(200, 401, 403, 404),
   });
-  const hosts = (json(res)?.members ?? []).map((m) => String(m.name ?? '').replace(/:\d+$/, ''));
+  // Members are named (departures-a); their address is in `url`, which only the ops port shows.
+  const hosts = (json(res)?.members ?? []).map((m) =>
+    String(m.url ?? '').replace(/^https?:\/\/|:\d+\/?$/g, ''),
+  );
   const remote = hosts.filter((h) => IPV4.test(h) && !h.startsWith('127.'));
   return remote.length > 0 && remote.length === hosts.length ? remote : config.replicaIps;
 }

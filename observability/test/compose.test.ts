@@ -282,9 +282,19 @@ const DEFAULT_PORTS: Record<string, number> = {
   gateway: gatewayConfig({}).PORT,
 };
 
+/** The gateway's ops port (/metrics, /admin/*) as its config.ts reads the compose environment. */
+function opsPorts(compose: Compose): Map<string, number> {
+  const ports = new Map<string, number>();
+  for (const [name, svc] of Object.entries(compose.services))
+    if (svc.build?.args?.SERVICE === 'gateway')
+      ports.set(name, gatewayConfig({ ...svc.environment }).OPS_PORT);
+  return ports;
+}
+
 function portProblems(compose: Compose, prometheusTargets: string[]): string[] {
   const problems: string[] = [];
   const ports = servicePorts(compose);
+  const ops = opsPorts(compose);
   for (const [name, port] of ports) {
     const svc = compose.services[name] as Service;
     const arg = svc.build?.args?.SERVICE ?? '';
@@ -303,7 +313,7 @@ function portProblems(compose: Compose, prometheusTargets: string[]): string[] {
   for (const address of [...urls.map((u) => u.replace(/^https?:\/\//, '')), ...prometheusTargets]) {
     const [host, port] = address.split(':');
     const expected = ports.get(host ?? '');
-    if (expected !== undefined && Number(port) !== expected) {
+    if (expected !== undefined && Number(port) !== expected && Number(port) !== ops.get(host ?? '')) {
       problems.push(`${address}: ${host} listens on ${expected}`);
     }
   }
@@ -469,6 +479,21 @@ describe('compose.yaml', () => {
       DEPARTURES_URLS: 'http://departures-a:8083,http://departures-b:8082',
     };
     expect(portProblems(broken, [...targets, 'rail-sim:9999'])).toHaveLength(2);
+  });
+
+  it('scrapes the gateway on its ops port, which compose does not publish (only the public port is)', async () => {
+    const prom = readYaml<{
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    }>('observability/prometheus/prometheus.yml');
+    const ops = opsPorts(COMPOSE).get('gateway');
+    expect(ops).toBe(9080);
+    const gatewayJob = prom.scrape_configs.find((j) => j.job_name === 'gateway');
+    expect(gatewayJob?.static_configs.flatMap((c) => c.targets)).toEqual([`gateway:${ops}`]);
+    const published = COMPOSE.services.gateway?.ports ?? [];
+    expect(published.map((p) => p.split(':').at(-1))).toEqual(['8080']);
+    const broken = clone(COMPOSE);
+    (broken.services.gateway as Service).ports = [...published, '127.0.0.1:9080:9080'];
+    expect(portProblems(broken, [])).toEqual(['gateway publishes container port 9080, listens on 8080']);
   });
 
   it('gives every Failway service telemetry to the collector and syslog-ng, and a name', () => {

@@ -339,10 +339,14 @@ describe('the Prometheus alert and runbook catalogue', () => {
     expect(unscopedSelectors('up == 0')).toEqual(['up']);
     expect(unscopedSelectors('up{job=~"gateway|node-exporter"} == 0')).toHaveLength(1);
     expect(unscopedSelectors('slo:gateway_departures_errors:ratio_rate1h > 1')).toEqual([]);
-    // The Kubernetes ServiceMonitors give the same job names (jobLabel app.kubernetes.io/name).
+    // The Kubernetes ServiceMonitors (and the gateway's PodMonitor, on its ops port) give the same
+    // job names (jobLabel app.kubernetes.io/name).
     const monitors = readFileSync(resolve(REPO_ROOT, 'k8s/components/observability/monitors.yaml'), 'utf8');
     expect(monitors).toContain('jobLabel: app.kubernetes.io/name');
-    expect(monitors).toContain('values: [gateway, route-config, departures, rail-sim]');
+    expect(monitors).toContain('values: [route-config, departures, rail-sim]');
+    expect(monitors).toMatch(
+      /kind: PodMonitor\n[\s\S]*?app\.kubernetes\.io\/name: gateway\n[\s\S]*?- port: ops/,
+    );
   });
 
   it('keeps the ban alerts quick enough for short-interval test stacks', () => {

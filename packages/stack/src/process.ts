@@ -16,6 +16,12 @@ export interface ServiceProcess {
   label: string;
   url: string;
   port: number;
+  /**
+   * The service's ops listener (the gateway's OPS_PORT: /metrics, /admin/*), when it has one: the
+   * fixed OPS_PORT it was given, or the port of its "ops listening" log line.
+   */
+  opsPort?: number;
+  opsUrl?: string;
   child: ChildProcess;
   /** Every JSON line the service printed on stdout, in order (unless `keepLogs` is off). */
   logs: LogLine[];
@@ -96,6 +102,11 @@ function reachableHost(host: string): string {
 
 const hostInUrl = (host: string) => (host.includes(':') ? `[${host}]` : host);
 
+/** The URL a service listening on `host`:`port` is reached at (what its ServiceProcess.url will be). */
+export function serviceUrl(host: string, port: number): string {
+  return `http://${hostInUrl(reachableHost(host))}:${port}`;
+}
+
 /** One GET /healthz without connection reuse: true on 200, false on anything else. */
 function healthy(host: string, port: number): Promise<boolean> {
   return new Promise((resolveOk) => {
@@ -146,8 +157,15 @@ export async function startService(
       `${label}: PORT=0 (any free port) is learned from the service's "listening" log line, which LOG_LEVEL=${fullEnv.LOG_LEVEL} hides; give it a fixed PORT, or LOG_LEVEL=info or more verbose`,
     );
   }
+  const fixedOpsPort = env.OPS_PORT === undefined ? undefined : Number(env.OPS_PORT);
+  if (fixedOpsPort === 0 && LEVELS_HIDING_INFO.has(fullEnv.LOG_LEVEL)) {
+    throw new Error(
+      `${label}: OPS_PORT=0 (any free port) is learned from the service's "ops listening" log line, which LOG_LEVEL=${fullEnv.LOG_LEVEL} hides; give it a fixed OPS_PORT, or LOG_LEVEL=info or more verbose`,
+    );
+  }
   options.signal?.throwIfAborted();
   if (fixedPort !== 0) await assertPortFree(fixedPort, fullEnv.HOST, label);
+  if (fixedOpsPort) await assertPortFree(fixedOpsPort, fullEnv.HOST, `${label} ops`);
   const host = reachableHost(fullEnv.HOST);
 
   const entry =
@@ -189,6 +207,8 @@ export async function startService(
     options.onLine?.(label, line);
   };
   let announcedPort: ((port: number) => void) | undefined;
+  // The ops listener is up before the public one says "listening" (services/gateway/src/main.ts).
+  let opsPort = fixedOpsPort || undefined;
   createInterface({ input: child.stdout }).on('line', (line) => {
     let parsed: LogLine;
     try {
@@ -201,6 +221,7 @@ export async function startService(
     if (keep) logs.push(parsed);
     options.onLine?.(label, parsed);
     if (parsed.message === 'listening' && typeof parsed.port === 'number') announcedPort?.(parsed.port);
+    if (parsed.message === 'ops listening' && typeof parsed.port === 'number') opsPort = parsed.port;
   });
   createInterface({ input: child.stderr }).on('line', raw);
 
@@ -279,11 +300,19 @@ export async function startService(
     }
   });
   announcedPort = undefined;
+  // With a fixed PORT the service is found up by polling, maybe before its log lines are read.
+  for (let waited = 0; fixedOpsPort === 0 && opsPort === undefined && waited < 2_000; waited += 50)
+    await new Promise((r) => setTimeout(r, 50));
+  if (fixedOpsPort === 0 && opsPort === undefined) {
+    await stop(3_000);
+    throw new Error(`${label} is listening but printed no "ops listening" line, so its OPS_PORT is unknown`);
+  }
   return {
     name,
     label,
     url: `http://${hostInUrl(host)}:${port}`,
     port,
+    ...(opsPort === undefined ? {} : { opsPort, opsUrl: `http://${hostInUrl(host)}:${opsPort}` }),
     child,
     logs,
     output,

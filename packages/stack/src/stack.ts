@@ -6,19 +6,23 @@ import {
   type LogLine,
   type ServiceProcess,
   type StartOptions,
+  serviceUrl,
   startService,
 } from './process.ts';
 
 export interface StackPorts {
   gateway: number;
+  /** The gateway's ops port (/metrics, /admin/*); 0 or absent: a free port. */
+  gatewayOps?: number;
   routeConfig: number;
   departures: [number, number];
   railSim: number;
 }
 
 /** The ports of DESIGN.md; tests pass zeros for free ports. */
-export const DEFAULT_PORTS: StackPorts = {
+export const DEFAULT_PORTS: Required<StackPorts> = {
   gateway: 8080,
+  gatewayOps: 9080,
   routeConfig: 8081,
   departures: [8082, 8083],
   railSim: 8090,
@@ -53,6 +57,8 @@ export interface Stack {
   routeConfig: ServiceProcess;
   departures: [ServiceProcess, ServiceProcess];
   gateway: ServiceProcess;
+  /** The gateway's ops listener: `/metrics` and `/admin/upstreams` are there, not on `gateway.url`. */
+  gatewayOpsUrl: string;
   /** The loopback address each replica's upstream calls leave from (null: the default address). */
   replicaAddresses: [string | null, string | null];
   all(): ServiceProcess[];
@@ -161,6 +167,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     { label: 'departures-a', port: ports.departures[0], host: hostFor('departures') },
     { label: 'departures-b', port: ports.departures[1], host: hostFor('departures') },
     { label: 'gateway', port: ports.gateway, host: hostFor('gateway') },
+    { label: 'gateway ops', port: ports.gatewayOps ?? 0, host: hostFor('gateway') },
   ]);
   try {
     const aliases = await Promise.all(REPLICA_ADDRESSES.map(canBind));
@@ -173,39 +180,46 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         `cannot bind ${REPLICA_ADDRESSES.join(' and ')} here, so both departures replicas call rail-sim from the same address and are banned together (on macOS: sudo ifconfig lo0 alias 127.0.0.2 up; sudo ifconfig lo0 alias 127.0.0.3 up)`,
       );
     }
-    const railSim = await start('rail-sim', 'rail-sim', {
+    // What can start at once does: rail-sim and route-config always, and the replicas with them
+    // when rail-sim's port is fixed (npm start: its address is known beforehand; with a free port
+    // it is learned from the process). The gateway comes last, once its peers are ready, so its
+    // first readiness checks find them up.
+    const railSimStart = start('rail-sim', 'rail-sim', {
       PORT: String(ports.railSim),
       RAIL_API_KEYS: apiKey,
       ADMIN_TOKEN: options.adminToken,
       ...options.serviceEnv?.['rail-sim'],
     });
-    const routeConfig = await start('route-config', 'route-config', {
+    const routeConfigStart = start('route-config', 'route-config', {
       PORT: String(ports.routeConfig),
       ...options.serviceEnv?.['route-config'],
     });
-    // allSettled: when one replica fails, the other is still recorded in `started` and stopped.
-    const replicas = await Promise.allSettled(
-      (['a', 'b'] as const).map((suffix, i) =>
-        start('departures', `departures-${suffix}`, {
-          PORT: String(ports.departures[i]),
-          UPSTREAM_URL: railSim.url,
-          UPSTREAM_API_KEY: apiKey,
-          SERVICE_INSTANCE_ID: `departures-${suffix}`,
-          ...(replicaAddresses[i] ? { UPSTREAM_LOCAL_ADDRESS: replicaAddresses[i] } : {}),
-          ...options.serviceEnv?.departures,
-        }),
-      ),
+    const railSimUrl = ports.railSim
+      ? serviceUrl(hostFor('rail-sim'), ports.railSim)
+      : (await railSimStart).url;
+    const replicaStarts = (['a', 'b'] as const).map((suffix, i) =>
+      start('departures', `departures-${suffix}`, {
+        PORT: String(ports.departures[i]),
+        UPSTREAM_URL: railSimUrl,
+        UPSTREAM_API_KEY: apiKey,
+        SERVICE_INSTANCE_ID: `departures-${suffix}`,
+        ...(replicaAddresses[i] ? { UPSTREAM_LOCAL_ADDRESS: replicaAddresses[i] } : {}),
+        ...options.serviceEnv?.departures,
+      }),
     );
-    for (const replica of replicas) if (replica.status === 'rejected') throw replica.reason;
-    const departures = replicas.map((r) => (r as PromiseFulfilledResult<ServiceProcess>).value) as [
-      ServiceProcess,
-      ServiceProcess,
-    ];
+    // allSettled: when one fails, the others are still recorded in `started` and stopped.
+    const settled = await Promise.allSettled([railSimStart, routeConfigStart, ...replicaStarts]);
+    for (const result of settled) if (result.status === 'rejected') throw result.reason;
+    const [railSim, routeConfig, ...departures] = settled.map(
+      (r) => (r as PromiseFulfilledResult<ServiceProcess>).value,
+    ) as [ServiceProcess, ServiceProcess, ServiceProcess, ServiceProcess];
     await Promise.all([railSim, routeConfig, ...departures].map((proc) => waitReady(proc, options.signal)));
     const gateway = await start('gateway', 'gateway', {
       PORT: String(ports.gateway),
+      OPS_PORT: String(ports.gatewayOps ?? 0),
       ROUTE_CONFIG_URL: routeConfig.url,
-      DEPARTURES_URLS: departures.map((d) => d.url).join(','),
+      // Named as they are labelled here: boards say `departures-a`, never an address.
+      DEPARTURES_URLS: departures.map((d) => `${d.label}=${d.url}`).join(','),
       ADMIN_TOKEN: options.adminToken,
       ...options.serviceEnv?.gateway,
     });
@@ -213,8 +227,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return {
       railSim,
       routeConfig,
-      departures,
+      departures: departures as [ServiceProcess, ServiceProcess],
       gateway,
+      gatewayOpsUrl: gateway.opsUrl as string,
       replicaAddresses,
       all: () => [gateway, ...departures, routeConfig, railSim],
       async stop() {

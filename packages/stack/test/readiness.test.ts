@@ -100,6 +100,34 @@ describe('startService with PORT=0', () => {
   });
 });
 
+describe('startService with an ops port (the gateway)', () => {
+  it('when OPS_PORT=0 and LOG_LEVEL hides info lines, then it rejects at once saying why', async () => {
+    await expect(startService('gateway', { PORT: '0', OPS_PORT: '0', LOG_LEVEL: 'warn' })).rejects.toThrow(
+      /PORT=0 .* "listening" log line/,
+    );
+    await expect(
+      startService('gateway', { PORT: '18080', OPS_PORT: '0', LOG_LEVEL: 'warn' }),
+    ).rejects.toThrow(/OPS_PORT=0 .* "ops listening" log line, which LOG_LEVEL=warn hides/);
+  });
+
+  it('when a fixed OPS_PORT is taken, then it rejects before starting, naming the ops port', async () => {
+    const { server, port } = await occupy();
+    servers.push(server);
+    await expect(startService('gateway', { OPS_PORT: String(port) })).rejects.toThrow(
+      `port ${port} (gateway ops) is already in use on 127.0.0.1`,
+    );
+  });
+
+  it('when OPS_PORT=0, then the ops port comes from the "ops listening" line and /metrics is only there', async () => {
+    const proc = await startService('gateway', { OPS_PORT: '0', DEPARTURES_URLS: 'http://127.0.0.1:9' });
+    running.push(proc);
+    expect(proc.opsPort).toBeGreaterThan(0);
+    expect(proc.opsUrl).toBe(`http://127.0.0.1:${proc.opsPort}`);
+    expect((await fetch(`${proc.opsUrl}/metrics`)).status).toBe(200);
+    expect((await fetch(`${proc.url}/metrics`)).status).toBe(404);
+  });
+});
+
 describe('startStack', () => {
   it('when a fixed port is taken, then it rejects before starting anything, naming port and service', async () => {
     const { server, port } = await occupy();

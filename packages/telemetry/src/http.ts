@@ -21,6 +21,11 @@ export interface ServiceAppOptions {
   health: Health;
   /** Adds the service's own routes. */
   routes: (app: Express) => void;
+  /**
+   * Serve `GET /metrics` on this app (default true). False for a public app whose metrics are
+   * served on a separate ops listener (the gateway's OPS_PORT): there `/metrics` is a plain 404.
+   */
+  metricsEndpoint?: boolean;
 }
 
 /** Largest accepted request line path + query; longer ones get 414 before any handler runs. */
@@ -69,10 +74,12 @@ export function createServiceApp(options: ServiceAppOptions): Express {
     if (state.ready) res.json({ status: 'ready' });
     else res.status(503).json(state);
   });
-  app.get('/metrics', async (req, res) => {
-    const out = await render(metrics.registry, req.get('accept'));
-    res.type(out.contentType).send(out.body);
-  });
+  if (options.metricsEndpoint ?? true) {
+    app.get('/metrics', async (req, res) => {
+      const out = await render(metrics.registry, req.get('accept'));
+      res.type(out.contentType).send(out.body);
+    });
+  }
 
   app.use(observe(logger, metrics));
   app.use((req, _res, next) => {
@@ -104,6 +111,28 @@ export function createServiceApp(options: ServiceAppOptions): Express {
   return app;
 }
 
+/** Methods of RFC 9110 and PATCH (RFC 5789): the values the `method` metric label may take. */
+const STANDARD_METHODS = new Set([
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+]);
+
+/**
+ * The `method` label: a standard method as is, anything else (PROPFIND, MKCOL, … which Node's
+ * parser accepts) as `other`, so clients cannot add series by inventing requests. The access log
+ * keeps the real method: a log line costs no series, and the method says what a scanner tried.
+ */
+export function methodLabel(method: string): string {
+  return STANDARD_METHODS.has(method) ? method : 'other';
+}
+
 function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
@@ -126,7 +155,7 @@ function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
       const route = routeTemplate(req, res);
       if (rpc && route !== 'unmatched') rpc.route = route;
       metrics.httpServerDuration.observe({
-        labels: { method: req.method, route, status_code: String(status) },
+        labels: { method: methodLabel(req.method), route, status_code: String(status) },
         value: seconds,
         exemplarLabels: exemplarFor(ids.trace_id),
       });
@@ -178,8 +207,20 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
         detail = e.expose === true && typeof e.message === 'string' ? e.message : 'The request is malformed.';
       }
     }
-    // An AppError is an answer the service chose; only unexpected failures need their stack logged.
-    if (!(err instanceof AppError)) logger.error('request failed', { err, path: req.path });
+    // An AppError is an answer the service chose; a 4xx from express or a body parser is the
+    // client's mistake (a warning, without a stack: clients could otherwise fill the error logs);
+    // only unexpected failures are errors with their stack.
+    if (!(err instanceof AppError)) {
+      if (status < 500) {
+        logger.warn('request rejected', {
+          path: req.path,
+          status,
+          error: String((err as { message?: unknown }).message ?? err),
+        });
+      } else {
+        logger.error('request failed', { err, path: req.path });
+      }
+    }
     res
       .status(status)
       .type('application/problem+json')

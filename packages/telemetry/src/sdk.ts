@@ -15,6 +15,12 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { currentRequestId } from './context.ts';
+import {
+  type InboundTraceContext,
+  inboundTraceContextFromEnv,
+  linkUntrustedParent,
+  UntrustedInboundPropagator,
+} from './inbound.ts';
 import { onShutdown } from './lifecycle.ts';
 import { samplerFromEnv } from './sampler.ts';
 
@@ -56,6 +62,8 @@ export interface TelemetryOptions {
   serviceVersion?: string;
   /** Replaces the exporter chosen from the environment (tests pass an in-memory one). */
   spanProcessors?: SpanProcessor[];
+  /** Overrides TRACE_INBOUND_CONTEXT: join callers' traces, or link to them (see inbound.ts). */
+  inboundTraceContext?: InboundTraceContext;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -64,6 +72,8 @@ export interface Telemetry {
   exporting: boolean;
   /** False when OTEL_SDK_DISABLED=true: no spans, no instrumentation, nothing patched. */
   enabled: boolean;
+  /** What inbound trace context does: joined (internal services) or linked (the public edge). */
+  inboundTraceContext: InboundTraceContext;
   /** The instrumentations in use (none when disabled). */
   instrumentations: Instrumentation[];
   shutdown(): Promise<void>;
@@ -74,7 +84,7 @@ export interface Telemetry {
  * request middleware) and undici (client spans, over diagnostics_channel). Creating one enables
  * it. Neither needs an ESM loader hook.
  */
-function createInstrumentations(): Instrumentation[] {
+function createInstrumentations(inbound: InboundTraceContext): Instrumentation[] {
   return [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req) => OPS_PATHS.has(pathOf(req.url)),
@@ -84,6 +94,8 @@ function createInstrumentations(): Instrumentation[] {
         if ('headers' in req) {
           const id = req.headers['x-request-id'];
           if (typeof id === 'string' && id.length <= 128) span.setAttribute('request.id', id);
+          // Called inside the context the propagator extracted: an untrusted caller's span is there.
+          if (inbound === 'link') linkUntrustedParent(span, context.active());
         }
       },
     }),
@@ -102,6 +114,8 @@ function createInstrumentations(): Instrumentation[] {
  * context, the given instrumentations enabled, and OTLP/HTTP trace export when
  * OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set. Without an endpoint spans
  * are still made, so logs and exemplars carry trace IDs, but nothing is exported.
+ * TRACE_INBOUND_CONTEXT=link (the gateway) starts a new trace for every inbound request, linked to
+ * the caller's span, instead of joining the caller's trace (inbound.ts).
  *
  * Only these parts, not @opentelemetry/sdk-node: that SDK also loads the metrics and logs SDKs and
  * their exporters (prom-client owns metrics here and syslog owns logs), which cost each service
@@ -110,8 +124,16 @@ function createInstrumentations(): Instrumentation[] {
 export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   const env = options.env ?? process.env;
   const serviceName = options.serviceName ?? env.OTEL_SERVICE_NAME ?? 'unknown_service:node';
+  const inbound = options.inboundTraceContext ?? inboundTraceContextFromEnv(env);
   if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === 'true') {
-    return { serviceName, exporting: false, enabled: false, instrumentations: [], shutdown: async () => {} };
+    return {
+      serviceName,
+      exporting: false,
+      enabled: false,
+      inboundTraceContext: inbound,
+      instrumentations: [],
+      shutdown: async () => {},
+    };
   }
   const { sampler } = samplerFromEnv(env);
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -135,11 +157,14 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
     ...(sampler ? { sampler } : {}),
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(
-    new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
-  );
+  const w3c = new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  });
+  // At the public edge a client's traceparent must neither join our trace (nor force it sampled,
+  // past TRACES_PER_SECOND) and its baggage must not reach the internal services.
+  propagation.setGlobalPropagator(inbound === 'link' ? new UntrustedInboundPropagator(w3c) : w3c);
   trace.setGlobalTracerProvider(provider);
-  const instrumentations = createInstrumentations();
+  const instrumentations = createInstrumentations(inbound);
   const unregister = registerInstrumentations({
     instrumentations,
     tracerProvider: provider,
@@ -153,5 +178,5 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
     return stopped;
   };
   onShutdown('opentelemetry', shutdown);
-  return { serviceName, exporting, enabled: true, instrumentations, shutdown };
+  return { serviceName, exporting, enabled: true, inboundTraceContext: inbound, instrumentations, shutdown };
 }

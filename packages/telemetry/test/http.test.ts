@@ -1,5 +1,5 @@
 import { EventEmitter, once } from 'node:events';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -332,6 +332,45 @@ describe('createServiceApp', () => {
       const text = await hidden.text();
       expect(text).not.toContain('hunter2');
       expect(JSON.parse(text)).toMatchObject({ detail: 'The request is malformed.' });
+    });
+
+    it('when a middleware error carries a 4xx status, then it is logged as a warning without a stack, not as an error', async () => {
+      const app = await startApp();
+      const res = await get(app, '/client-error?expose=1');
+      expect(res.status).toBe(400);
+      await res.text();
+      await until(() => app.accessLines().length === 1, TIMEOUT_MS, 'the access line');
+      const rejected = app.lines.filter((line) => line.message === 'request rejected');
+      expect(rejected).toEqual([
+        expect.objectContaining({ level: 'warn', status: 400, path: '/client-error', error: 'bad input ' }),
+      ]);
+      expect(JSON.stringify(rejected)).not.toContain('stack');
+      expect(app.lines.filter((line) => line.level === 'error')).toEqual([]);
+    });
+
+    it('when a request uses a method outside the standard set, then the histogram says other and the access log the real method', async () => {
+      const app = await startApp();
+      for (const method of ['PROPFIND', 'MKCOL', 'GET']) {
+        const status = await new Promise<number | undefined>((resolve, reject) => {
+          const req = http.request(`${app.url}/items/1`, { method, agent: false }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status).toBeGreaterThanOrEqual(200);
+      }
+      await until(() => app.accessLines().length === 3, TIMEOUT_MS, 'three access lines');
+      expect(app.accessLines().map((line) => line.method)).toEqual(['PROPFIND', 'MKCOL', 'GET']);
+      const body = await (await get(app, '/metrics')).text();
+      const methods = body
+        .split('\n')
+        .filter((line) => line.startsWith('http_server_request_duration_seconds_count{'))
+        .map((line) => /method="([^"]*)"/.exec(line)?.[1]);
+      expect(new Set(methods)).toEqual(new Set(['other', 'GET']));
+      expect(body).not.toContain('PROPFIND');
+      expect(body).toMatch(/http_server_request_duration_seconds_count\{(?=.*method="other").*\} 2$/m);
     });
 
     it('when the URL is longer than the limit, then it answers 414 problem+json before any route runs', async () => {

@@ -9,6 +9,8 @@ export interface ReceivedSpan {
   kind: number;
   service: string;
   attributes: Record<string, unknown>;
+  /** The span's links (to spans of other traces). */
+  links: { traceId: string; spanId: string; attributes: Record<string, unknown> }[];
 }
 
 interface OtlpValue {
@@ -32,6 +34,7 @@ interface OtlpTraces {
         name: string;
         kind: number;
         attributes?: OtlpAttribute[];
+        links?: { traceId: string; spanId: string; attributes?: OtlpAttribute[] }[];
       }[];
     }[];
   }[];
@@ -76,6 +79,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
                 kind: s.kind,
                 service,
                 attributes: attributes(s.attributes),
+                links: (s.links ?? []).map((l) => ({
+                  traceId: l.traceId,
+                  spanId: l.spanId,
+                  attributes: attributes(l.attributes),
+                })),
               });
             }
           }

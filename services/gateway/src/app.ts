@@ -15,17 +15,31 @@ export interface AppDeps {
   /** Requests per client IP per minute for routes the gateway holds no board for. */
   newRoutesPerClientPerMinute: number;
   adminToken: string | undefined;
-  trustProxy: string;
+  /** Addresses and CIDRs of the proxies whose X-Forwarded-For is believed (TRUST_PROXY); none: []. */
+  trustProxy: readonly string[];
+}
+
+/** The gateway's two HTTP apps, each for its own listener. */
+export interface GatewayApps {
+  /** PORT, the one published: board page, JSON API, /healthz and /readyz. */
+  public: Express;
+  /** OPS_PORT, never published: /metrics, /admin/*, /healthz and /readyz. */
+  ops: Express;
 }
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
 
-/** The gateway HTTP app: board page, JSON API, admin view; no listening, no side effects. */
-export function createApp(deps: AppDeps): Express {
-  const app = createServiceApp({
-    logger: deps.runtime.logger,
-    metrics: deps.runtime.metrics,
-    health: deps.runtime.health,
+/**
+ * The gateway HTTP apps: the public one (board page, JSON API) and the ops one (metrics, admin
+ * view), which only Prometheus, probes and operators reach. No listening, no side effects.
+ */
+export function createApps(deps: AppDeps): GatewayApps {
+  const { logger, metrics, health } = deps.runtime;
+  const publicApp = createServiceApp({
+    logger,
+    metrics,
+    health,
+    metricsEndpoint: false,
     routes: (app) => {
       app.use((_req, res, next) => {
         res.setHeader(
@@ -36,17 +50,19 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('Referrer-Policy', 'no-referrer');
         next();
       });
-      apiRoutes(app, { ...deps, observer: createApiObserver(deps.runtime.metrics) });
-      if (deps.adminToken) adminRoutes(app, deps.adminToken, deps.pool);
+      apiRoutes(app, { ...deps, observer: createApiObserver(metrics) });
       app.use(staticFiles(PUBLIC_DIR, { index: 'index.html', maxAge: '5m', etag: true }));
     },
   });
-  app.set('trust proxy', parseTrustProxy(deps.trustProxy));
-  return app;
-}
-
-function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  return /^\d+$/.test(value) ? Number(value) : value;
+  // Only the listed proxies' X-Forwarded-For is read; from anyone else, req.ip is the peer address.
+  publicApp.set('trust proxy', deps.trustProxy.length > 0 ? [...deps.trustProxy] : false);
+  const ops = createServiceApp({
+    logger,
+    metrics,
+    health,
+    routes: (app) => {
+      if (deps.adminToken) adminRoutes(app, deps.adminToken, deps.pool);
+    },
+  });
+  return { public: publicApp, ops };
 }

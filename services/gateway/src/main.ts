@@ -3,17 +3,18 @@ import { discoverByDns } from './adapters/discovery.ts';
 import { createBoardsObserver } from './adapters/observer.ts';
 import { DeparturesPool, httpTransport } from './adapters/pool.ts';
 import { RouteConfigClient } from './adapters/route-config.ts';
-import { createApp } from './app.ts';
+import { createApps } from './app.ts';
 import { loadConfig } from './config.ts';
 import { GatewayBoards } from './domain/boards.ts';
 import { LastGoodStore } from './domain/stale-store.ts';
+import { listenOps } from './http/ops-server.ts';
 
 const config = await loadOrExit(loadConfig);
 
 const runtime = createServiceRuntime('gateway');
 const { logger, metrics } = runtime;
 const pool = new DeparturesPool({
-  urls: config.DEPARTURES_DNS ? [] : config.DEPARTURES_URLS,
+  members: config.DEPARTURES_DNS ? [] : config.DEPARTURES_URLS,
   metrics,
   logger,
   transport: httpTransport({
@@ -55,32 +56,36 @@ const boards = new GatewayBoards(
   },
 );
 
-await serve(
-  createApp({
-    runtime,
-    routes,
-    boards,
-    pool,
-    rateLimitPerMinute: config.RATE_LIMIT_PER_MIN,
-    newRoutesPerClientPerMinute: config.NEW_ROUTES_PER_CLIENT_PER_MIN,
-    adminToken: config.ADMIN_TOKEN,
-    trustProxy: config.TRUST_PROXY,
-  }),
-  {
-    port: config.PORT,
-    host: config.HOST,
-    logger,
-    health: runtime.health,
-    drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
-    onClose: async () => {
-      stopDiscovery();
-      await pool.stop();
-      await routes.close();
-    },
+const apps = createApps({
+  runtime,
+  routes,
+  boards,
+  pool,
+  rateLimitPerMinute: config.RATE_LIMIT_PER_MIN,
+  newRoutesPerClientPerMinute: config.NEW_ROUTES_PER_CLIENT_PER_MIN,
+  adminToken: config.ADMIN_TOKEN,
+  trustProxy: config.TRUST_PROXY,
+});
+// The ops listener first: its "ops listening" line comes before the public "listening" line.
+const ops = await listenOps(apps.ops, { port: config.OPS_PORT, host: config.HOST, logger });
+await serve(apps.public, {
+  port: config.PORT,
+  host: config.HOST,
+  logger,
+  health: runtime.health,
+  drainDelayMs: runtime.env.SHUTDOWN_DRAIN_DELAY_MS,
+  limits: { maxConnections: runtime.env.HTTP_MAX_CONNECTIONS },
+  onClose: async () => {
+    stopDiscovery();
+    await pool.stop();
+    await routes.close();
+    await ops.close();
   },
-);
+});
 logger.info('gateway ready', {
-  departures: config.DEPARTURES_DNS ?? config.DEPARTURES_URLS,
+  departures: config.DEPARTURES_DNS ?? config.DEPARTURES_URLS.map((m) => `${m.name}=${m.url}`),
+  ops_port: ops.port,
+  trust_proxy: config.TRUST_PROXY.length > 0 ? config.TRUST_PROXY : 'none',
   route_config: config.ROUTE_CONFIG_URL,
   failover: config.FAILOVER,
   new_routes_per_client_per_min: config.NEW_ROUTES_PER_CLIENT_PER_MIN,

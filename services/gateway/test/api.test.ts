@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { createServiceRuntime } from '@failway/telemetry';
 import { metricValue } from '@failway/testkit';
+import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { staticMemberName } from '../src/adapters/member-names.ts';
 import { createBoardsObserver } from '../src/adapters/observer.ts';
 import { DeparturesPool, httpTransport } from '../src/adapters/pool.ts';
 import type { Catalog, CatalogSource } from '../src/adapters/route-config.ts';
-import { createApp } from '../src/app.ts';
+import { createApps } from '../src/app.ts';
 import { GatewayBoards } from '../src/domain/boards.ts';
 import { LastGoodStore } from '../src/domain/stale-store.ts';
 
@@ -30,6 +32,8 @@ type Mode =
 
 interface FakeReplica {
   url: string;
+  /** What the gateway calls it (DEPARTURES_URLS without names: departures-a, departures-b). */
+  name: string;
   mode: Mode;
   boards: number;
   server: Server;
@@ -89,9 +93,17 @@ afterEach(async () => {
 });
 
 async function start(
-  options: { rateLimitPerMinute?: number; newRoutesPerMinute?: number; replicas?: number } = {},
+  options: {
+    rateLimitPerMinute?: number;
+    newRoutesPerMinute?: number;
+    replicas?: number;
+    trustProxy?: string[];
+  } = {},
 ) {
   const replicas = await Promise.all(Array.from({ length: options.replicas ?? 2 }, () => fakeReplica()));
+  replicas.forEach((r, i) => {
+    r.name = staticMemberName(i);
+  });
   cleanups.push(async () => {
     for (const r of replicas) {
       r.server.closeAllConnections();
@@ -100,7 +112,7 @@ async function start(
   });
   const runtime = createServiceRuntime('gateway', { LOG_LEVEL: 'error' });
   const pool = new DeparturesPool({
-    urls: replicas.map((r) => r.url),
+    members: replicas.map((r) => ({ name: r.name, url: r.url })),
     metrics: runtime.metrics,
     logger: runtime.logger,
     transport: httpTransport({
@@ -127,7 +139,7 @@ async function start(
     createBoardsObserver(runtime.metrics),
     { failover: true, fallbackRetryAfterSeconds: 5, staleRetryWithinMs: 1_000 },
   );
-  const app = createApp({
+  const apps = createApps({
     runtime,
     routes: catalog,
     boards,
@@ -135,24 +147,29 @@ async function start(
     rateLimitPerMinute: options.rateLimitPerMinute ?? 1_000,
     newRoutesPerClientPerMinute: options.newRoutesPerMinute ?? 1_000,
     adminToken: ADMIN,
-    trustProxy: 'false',
+    trustProxy: options.trustProxy ?? [],
   });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const listen = async (app: typeof apps.public) => {
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const base = await listen(apps.public);
+  const ops = await listen(apps.ops);
   const byUrl = (url: string) => replicas.find((r) => r.url === url) as FakeReplica;
   return {
     base,
+    ops,
     replicas,
     pool,
     /** The fake replica that owns the route, then the next-ranked one. */
     ranked: (from: string, to: string) => pool.rank(`${from}>${to}`).map((m) => byUrl(m.url)),
     board: (from: string, to: string) => fetch(`${base}/api/departures?from=${from}&to=${to}&rows=3`),
-    metrics: async () => (await fetch(`${base}/metrics`)).text(),
+    metrics: async () => (await fetch(`${ops}/metrics`)).text(),
   };
 }
 
@@ -202,20 +219,20 @@ describe('gateway API over HTTP', () => {
     const [owner] = ranked('STP', 'BDM');
     const servedBy = new Set<string>();
     for (let i = 0; i < 6; i++) servedBy.add(String((await json(await board('STP', 'BDM'))).servedBy));
-    expect([...servedBy]).toEqual([new URL(owner?.url ?? '').host]);
+    expect([...servedBy]).toEqual([owner?.name]);
     for (const from of STATIONS.slice(2)) await board(from, 'WHP');
     expect(replicas.every((r) => r.boards > 0)).toBe(true);
   });
 
   it('when the owner answers 200 with something that is not a board, then the next replica serves and the owner is ejected', async () => {
-    const { board, ranked, base, metrics } = await start();
+    const { board, ranked, ops, metrics } = await start();
     const [owner, next] = ranked('WHP', 'SAC') as [FakeReplica, FakeReplica];
     owner.mode = { kind: 'invalid', body: { board: { crs: 'WHP' }, source: 'upstream' } };
     const res = await board('WHP', 'SAC');
     expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ stale: false, servedBy: new URL(next.url).host });
+    expect(await json(res)).toMatchObject({ stale: false, servedBy: next.name });
     const members = (await json(
-      await fetch(`${base}/admin/upstreams`, { headers: { authorization: `Bearer ${ADMIN}` } }),
+      await fetch(`${ops}/admin/upstreams`, { headers: { authorization: `Bearer ${ADMIN}` } }),
     )) as { members: { url: string; state: string; lastError: string }[] };
     expect(members.members.find((m) => m.url === owner.url)).toMatchObject({
       state: 'ejected',
@@ -231,7 +248,7 @@ describe('gateway API over HTTP', () => {
     const { board, ranked, metrics } = await start();
     const [owner, next] = ranked('HPD', 'BFR') as [FakeReplica, FakeReplica];
     owner.mode = { kind: 'budget', retryAfter: 2 };
-    expect(await json(await board('HPD', 'BFR'))).toMatchObject({ servedBy: new URL(next.url).host });
+    expect(await json(await board('HPD', 'BFR'))).toMatchObject({ servedBy: next.name });
     const text = await metrics();
     expect(metricValue(text, 'gateway_affinity_misses_total', { reason: 'budget_exhausted' })).toBe(1);
     expect(metricValue(text, 'gateway_member_ejections_total')).toBeUndefined();
@@ -253,5 +270,97 @@ describe('gateway API over HTTP', () => {
     expect(body.detail).toMatch(/call budget.*try again in 3 seconds/);
     expect(replicas.map((r) => r.boards)).toEqual([1, 1]);
     expect(metricValue(await metrics(), 'gateway_pool_members', { state: 'ready' })).toBe(2);
+  });
+});
+
+describe('ops endpoints off the public port', () => {
+  it('when /metrics and /admin/upstreams are asked on the public port, then 404; on the ops port, 200; health on both', async () => {
+    const { base, ops } = await start();
+    const admin = { headers: { authorization: `Bearer ${ADMIN}` } };
+    const publicMetrics = await fetch(`${base}/metrics`);
+    expect(publicMetrics.status).toBe(404);
+    expect(publicMetrics.headers.get('content-type')).toContain('application/problem+json');
+    expect((await fetch(`${base}/admin/upstreams`, admin)).status).toBe(404);
+    const metrics = await fetch(`${ops}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('gateway_pool_members');
+    const upstreams = await fetch(`${ops}/admin/upstreams`, admin);
+    expect(upstreams.status).toBe(200);
+    expect(((await json(upstreams)).members as { name: string }[]).map((m) => m.name).sort()).toEqual([
+      'departures-a',
+      'departures-b',
+    ]);
+    expect((await fetch(`${ops}/admin/upstreams`)).status).toBe(401);
+    for (const url of [base, ops]) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    // One readiness (here not started: serve() marks it), the same on both ports.
+    const readyz = await Promise.all([base, ops].map(async (url) => (await fetch(`${url}/readyz`)).status));
+    expect(readyz[0]).toBe(readyz[1]);
+    // The API and the board page are not on the ops port.
+    expect((await fetch(`${ops}/api/stations`)).status).toBe(404);
+  });
+
+  it('when a board is served, then it names the replica by its opaque name, never an address', async () => {
+    const { board } = await start();
+    const body = await json(await board('WHP', 'LTN'));
+    expect(body.servedBy).toMatch(/^departures-[ab]$/);
+  });
+});
+
+// Real requests from distinct loopback source addresses (Linux routes all of 127/8 to lo).
+const SOURCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const;
+const canBind = (address: string) =>
+  new Promise<boolean>((resolve) => {
+    const server = createTcpServer();
+    server.once('error', () => resolve(false));
+    server.listen(0, address, () => server.close(() => resolve(true)));
+  });
+const bindable = (await Promise.all(SOURCES.map(canBind))).every(Boolean);
+
+describe.skipIf(!bindable)('client addresses behind TRUST_PROXY', () => {
+  const agents: Agent[] = [];
+  afterEach(async () => {
+    for (const a of agents.splice(0)) await a.close();
+  });
+  /** GET `url` from `source`, with `headers`; the status. */
+  const from = async (source: string, url: string, headers: Record<string, string> = {}) => {
+    const dispatcher = new Agent({ localAddress: source });
+    agents.push(dispatcher);
+    const res = await request(url, { headers, dispatcher });
+    await res.body.dump();
+    return res.statusCode;
+  };
+
+  it('when no proxy is trusted (the default), then a client that invents a new X-Forwarded-For for every request is still limited by its own address, and other addresses are not', async () => {
+    const { base } = await start({ rateLimitPerMinute: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push(
+        await from('127.0.0.2', `${base}/api/stations`, { 'x-forwarded-for': `198.51.100.${i}` }),
+      );
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(await from('127.0.0.3', `${base}/api/stations`)).toBe(200);
+  });
+
+  it('when the ingress is trusted by CIDR, then its clients are told apart by X-Forwarded-For, a spoofed entry in front of the one the ingress appended changes nothing, and an untrusted peer cannot pose as the ingress', async () => {
+    const { base } = await start({ rateLimitPerMinute: 3, trustProxy: ['127.0.0.2/32'] });
+    // Through the ingress (127.0.0.2): each client its own budget, keyed by the address the
+    // ingress appended, whatever the client put before it.
+    const spoofed: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      spoofed.push(
+        await from('127.0.0.2', `${base}/api/stations`, {
+          'x-forwarded-for': `198.51.100.${i}, 203.0.113.7`,
+        }),
+      );
+    }
+    expect(spoofed).toEqual([200, 200, 200, 429, 429]);
+    expect(await from('127.0.0.2', `${base}/api/stations`, { 'x-forwarded-for': '203.0.113.8' })).toBe(200);
+    // A peer that is not the ingress: its X-Forwarded-For is not believed at all.
+    const direct: number[] = [];
+    for (let i = 0; i < 5; i++)
+      direct.push(
+        await from('127.0.0.4', `${base}/api/stations`, { 'x-forwarded-for': `203.0.113.${50 + i}` }),
+      );
+    expect(direct).toEqual([200, 200, 200, 429, 429]);
   });
 });

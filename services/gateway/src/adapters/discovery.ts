@@ -1,5 +1,6 @@
 import { resolve4 } from 'node:dns/promises';
 import type { Logger } from '@failway/telemetry';
+import { dnsMemberName } from './member-names.ts';
 import type { DeparturesPool } from './pool.ts';
 
 /**
@@ -20,8 +21,12 @@ export function discoverByDns(
       const key = urls.join(',');
       if (key !== last) {
         last = key;
-        pool.sync(urls);
-        logger.info('departures replicas discovered', { dns: target, members: urls });
+        const members = urls.map((url) => ({ name: dnsMemberName(url), url }));
+        pool.sync(members);
+        logger.info('departures replicas discovered', {
+          dns: target,
+          members: members.map((m) => `${m.name}=${m.url}`),
+        });
       }
     } catch (error) {
       logger.warn('departures DNS lookup failed; keeping the replicas known so far', {

@@ -6,6 +6,7 @@ import CircuitBreaker from 'opossum';
 import { Counter, Gauge } from 'prom-client';
 import { Agent, request } from 'undici';
 import type { BoardQuery, Replica, ReplicaPool, ReplicaResult } from '../domain/replicas.ts';
+import type { MemberAddress } from './member-names.ts';
 
 export type MemberState = 'ready' | 'banned' | 'ejected' | 'down';
 export const MEMBER_STATES: readonly MemberState[] = ['ready', 'banned', 'ejected', 'down'];
@@ -64,10 +65,16 @@ export function rankByAffinity<T>(routeKey: string, members: readonly T[], ident
     .map((ranked) => ranked.member);
 }
 
-/** One departures replica: its readiness (active checks), ejection (passive) and circuit breaker. */
+/**
+ * One departures replica: its readiness (active checks), ejection (passive) and circuit breaker.
+ * Known by an opaque `name` (what boards, logs and metric labels show) and reached at `url`
+ * (what affinity hashes, and only the ops port's admin view shows).
+ */
 export class Member implements Replica {
   readonly name: string;
   readonly url: string;
+  /** The `reason` labels of this member's ejection series, removed with it when it leaves. */
+  readonly ejectionReasons = new Set<string>();
   readonly client: HttpClient;
   readonly breaker: CircuitBreaker<[string], ReplicaResult>;
   readiness: Readiness = { kind: 'unknown' };
@@ -81,12 +88,12 @@ export class Member implements Replica {
   lastError: string | null = null;
 
   constructor(
-    url: string,
+    address: MemberAddress,
     client: HttpClient,
     breaker: (member: Member) => CircuitBreaker<[string], ReplicaResult>,
   ) {
-    this.url = url;
-    this.name = new URL(url).host;
+    this.url = address.url;
+    this.name = address.name;
     this.client = client;
     this.breaker = breaker(this);
   }
@@ -112,6 +119,12 @@ export interface PoolTransport {
   close(): Promise<void>;
 }
 
+/**
+ * Largest board answer read from a replica (a board is a few kB; 1 MiB bounds what a broken
+ * replica can make the gateway buffer). Over it the call fails as UND_ERR_RES_EXCEEDED_MAX_SIZE.
+ */
+export const REPLICA_MAX_RESPONSE_BYTES = 1024 * 1024;
+
 export interface HttpTransportOptions {
   metrics: ServiceMetrics;
   /** Deadline of one board request to a replica. */
@@ -133,6 +146,7 @@ export function httpTransport(options: HttpTransportOptions): PoolTransport {
         metrics: options.metrics,
         timeoutMs: options.timeoutMs,
         connectTimeoutMs: options.connectTimeoutMs,
+        maxResponseBytes: REPLICA_MAX_RESPONSE_BYTES,
       }),
     async readyz(url) {
       const res = await request(new URL('/readyz', url), {
@@ -158,7 +172,8 @@ export interface BreakerOptions {
 }
 
 export interface PoolOptions {
-  urls: readonly string[];
+  /** The replicas at start (none when DNS discovery fills the pool). */
+  members: readonly MemberAddress[];
   metrics: ServiceMetrics;
   logger: Logger;
   transport: PoolTransport;
@@ -219,32 +234,44 @@ export class DeparturesPool implements ReplicaPool<Member> {
       labelNames: ['member', 'reason'],
       registers,
     });
-    this.sync(options.urls);
+    this.sync(options.members);
   }
 
   get members(): readonly Member[] {
     return this.#members;
   }
 
-  /** Adds and removes members to match `urls` (static config, or a headless Service's DNS). */
-  sync(urls: readonly string[]): void {
-    const keep = this.#members.filter((m) => urls.includes(m.url));
-    for (const gone of this.#members.filter((m) => !urls.includes(m.url))) {
+  /**
+   * Adds and removes members to match `members` (static config, or a headless Service's DNS). A
+   * member is the same member while its URL and name are; one that leaves takes its metric series
+   * with it, so a pool whose pods come and go does not grow a series per pod it ever had.
+   */
+  sync(members: readonly MemberAddress[]): void {
+    const same = (m: Member, a: MemberAddress) => m.url === a.url && m.name === a.name;
+    const keep = this.#members.filter((m) => members.some((a) => same(m, a)));
+    for (const gone of this.#members.filter((m) => !keep.includes(m))) {
       gone.breaker.shutdown();
       void gone.client.close();
-      this.#options.logger.info('departures replica removed from the pool', { member: gone.name });
+      for (const reason of gone.ejectionReasons) this.#ejections.remove({ member: gone.name, reason });
+      this.#options.logger.info('departures replica removed from the pool', {
+        member: gone.name,
+        url: gone.url,
+      });
     }
-    for (const url of urls.filter((u) => !keep.some((m) => m.url === u))) {
-      keep.push(this.#member(url));
-      this.#options.logger.info('departures replica added to the pool', { member: new URL(url).host });
+    for (const address of members.filter((a) => !keep.some((m) => same(m, a)))) {
+      keep.push(this.#member(address));
+      this.#options.logger.info('departures replica added to the pool', {
+        member: address.name,
+        url: address.url,
+      });
     }
     this.#members = keep;
     this.#rankings.clear();
   }
 
-  #member(url: string): Member {
+  #member(address: MemberAddress): Member {
     const { breaker: options, logger } = this.#options;
-    return new Member(url, this.#options.transport.boardClient(url), (member) => {
+    return new Member(address, this.#options.transport.boardClient(address.url), (member) => {
       const breaker = new CircuitBreaker<[string], ReplicaResult>(
         (path: string) => this.#call(member, path),
         {
@@ -342,7 +369,11 @@ export class DeparturesPool implements ReplicaPool<Member> {
     return this.rank(routeKey).find((m) => !exclude.has(m) && m.state(now) === 'ready');
   }
 
-  /** Every member, best-ranked first for `routeKey` (rendezvous hashing of the member URLs). */
+  /**
+   * Every member, best-ranked first for `routeKey`: rendezvous hashing of the member URLs, not of
+   * their names, so naming or renaming replicas moves no route (a route follows the replica's
+   * cache and upstream budget, which live at its address).
+   */
   rank(routeKey: string): Member[] {
     let ranking = this.#rankings.get(routeKey);
     if (!ranking) {
@@ -389,6 +420,7 @@ export class DeparturesPool implements ReplicaPool<Member> {
   #eject(member: Member, reason: string): void {
     member.ejectedUntil = this.#clock() + this.#options.ejectSeconds * 1000;
     this.#ejections.inc({ member: member.name, reason });
+    member.ejectionReasons.add(reason);
     this.#options.logger.warn('departures replica ejected after a failed request', {
       member: member.name,
       reason,

@@ -1,18 +1,20 @@
+import {
+  crsValue,
+  distinctStations,
+  type GatewayDeparturesAnswer,
+  QueryError,
+  rowsValue,
+  singleValue,
+} from '@failway/contract';
 import { AppError, invalidParameter } from '@failway/telemetry';
 import type { Express, Request, RequestHandler } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { LRUCache } from 'lru-cache';
 import type { ApiObserver } from '../adapters/observer.ts';
 import type { CatalogSource, Station } from '../adapters/route-config.ts';
-import { type GatewayAnswer, MAX_ROWS, NoBoardError, type NoBoardReason } from '../domain/boards.ts';
+import { type GatewayAnswer, NoBoardError, type NoBoardReason } from '../domain/boards.ts';
 import type { BoardQuery } from '../domain/replicas.ts';
-
-function single(req: Request, name: string): string | undefined {
-  const value = req.query[name];
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string') throw invalidParameter(name, 'must be given once, as a plain value');
-  return value;
-}
+import { gatewayOpenApi } from './openapi.ts';
 
 /** "5 seconds", "a minute", "12 minutes": how long until asking again makes sense. */
 function waitText(seconds: number): string {
@@ -81,15 +83,54 @@ function answerBodies(): (from: Station, to: Station, rows: number, answer: Gate
     ].join('\u0000');
     const kept = bodies.get(key);
     if (kept?.signature === signature) return kept.body;
-    const body = Buffer.from(JSON.stringify({ from, to, ...answer }));
+    const body = Buffer.from(JSON.stringify({ from, to, ...answer } satisfies GatewayDeparturesAnswer));
     bodies.set(key, { signature, body });
     return body;
   };
 }
 
-/** The public JSON API under /api, rate limited per client IP. */
+/**
+ * The document GET /openapi.json serves: built from the contract with the stations of the catalog
+ * in use, again only when they change; without a catalog yet, the document without the list.
+ */
+function servedContract(routes: CatalogSource): () => Promise<Buffer> {
+  let kept: { key: string; body: Buffer } | undefined;
+  return async () => {
+    let stations: string[] = [];
+    try {
+      stations = (await routes.catalog()).stations.map((s) => s.crs);
+    } catch {
+      // route-config not reached yet: the codes are described by their pattern instead.
+    }
+    const key = stations.join(',');
+    if (kept?.key !== key) kept = { key, body: Buffer.from(JSON.stringify(gatewayOpenApi(stations))) };
+    return kept.body;
+  };
+}
+
+/** Answers 405 with Allow for a method the path does not serve (found by schemathesis: it was 404). */
+function methodNotAllowed(allow: string): RequestHandler {
+  return (req, _res, next) => {
+    next(
+      new AppError({
+        status: 405,
+        code: 'method-not-allowed',
+        title: 'Method not allowed',
+        detail: `${req.method} is not allowed on ${req.path}; use ${allow}`,
+        headers: { Allow: allow },
+      }),
+    );
+  };
+}
+
+/** The public JSON API under /api, rate limited per client IP, and its contract at /openapi.json. */
 export function apiRoutes(app: Express, deps: ApiDeps): void {
   const bodyOf = answerBodies();
+  const contract = servedContract(deps.routes);
+  app.get('/openapi.json', async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-cache');
+    res.type('application/json').send(await contract());
+  });
   app.use(
     '/api',
     rateLimit({
@@ -97,6 +138,9 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
       limit: deps.rateLimitPerMinute,
       standardHeaders: 'draft-8',
       legacyHeaders: false,
+      // An X-Forwarded-For from an untrusted peer is expected at the edge (TRUST_PROXY names the
+      // proxies whose header counts, docs/security.md): ignored by design, not worth a warning.
+      validate: { xForwardedForHeader: false },
       handler: (req, _res, next) => {
         const retryAfter = secondsUntil(
           (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
@@ -123,35 +167,32 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     res.json({ stations: (await deps.routes.catalog()).stations });
   });
 
-  /** Checks the query against the catalog; the valid one goes on in res.locals.query. */
+  /** Checks the query (the contract's checks), then against the catalog; the valid one goes on in res.locals.query. */
   const validate: RequestHandler = async (req, res, next) => {
-    const fromRaw = single(req, 'from');
-    const toRaw = single(req, 'to');
-    const rowsRaw = single(req, 'rows');
-    if (!fromRaw)
-      throw invalidParameter('from', 'is required: the CRS code of the departure station, e.g. WHP');
-    if (!toRaw)
-      throw invalidParameter('to', 'is required: the CRS code of the destination station, e.g. LTN');
-    for (const [field, value] of [
-      ['from', fromRaw],
-      ['to', toRaw],
-    ] as const) {
-      if (!/^[A-Za-z]{3}$/.test(value))
-        throw invalidParameter(field, `must be a 3-letter CRS station code, got "${value.slice(0, 20)}"`);
-    }
-    let rows = MAX_ROWS;
-    if (rowsRaw !== undefined) {
-      if (!/^\d{1,3}$/.test(rowsRaw) || Number(rowsRaw) < 1 || Number(rowsRaw) > MAX_ROWS) {
-        throw invalidParameter('rows', `must be a whole number from 1 to ${MAX_ROWS}`);
-      }
-      rows = Number(rowsRaw);
+    let fromCrs: string;
+    let toCrs: string;
+    let rows: number;
+    try {
+      const fromRaw = singleValue(req.query, 'from');
+      const toRaw = singleValue(req.query, 'to');
+      const rowsRaw = singleValue(req.query, 'rows');
+      if (!fromRaw)
+        throw new QueryError('from', 'is required: the CRS code of the departure station, e.g. WHP');
+      if (!toRaw)
+        throw new QueryError('to', 'is required: the CRS code of the destination station, e.g. LTN');
+      fromCrs = crsValue('from', fromRaw);
+      toCrs = crsValue('to', toRaw, 'LTN');
+      distinctStations(fromCrs, toCrs);
+      rows = rowsValue(rowsRaw);
+    } catch (error) {
+      if (error instanceof QueryError) throw invalidParameter(error.field, error.detail);
+      throw error;
     }
     const catalog = await deps.routes.catalog();
-    const from = catalog.stations.find((s) => s.crs === fromRaw.toUpperCase());
-    const to = catalog.stations.find((s) => s.crs === toRaw.toUpperCase());
-    if (!from) throw invalidParameter('from', `${fromRaw.toUpperCase()} is not a station this service knows`);
-    if (!to) throw invalidParameter('to', `${toRaw.toUpperCase()} is not a station this service knows`);
-    if (from.crs === to.crs) throw invalidParameter('to', 'must differ from the departure station');
+    const from = catalog.stations.find((s) => s.crs === fromCrs);
+    const to = catalog.stations.find((s) => s.crs === toCrs);
+    if (!from) throw invalidParameter('from', `${fromCrs} is not a station this service knows`);
+    if (!to) throw invalidParameter('to', `${toCrs} is not a station this service knows`);
     res.locals.query = { from, to, rows } satisfies ValidQuery;
     next();
   };
@@ -164,6 +205,7 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     limit: deps.newRoutesPerClientPerMinute,
     // The RateLimit headers stay those of the overall limit (the load tests read its policy).
     standardHeaders: false,
+    validate: { xForwardedForHeader: false },
     legacyHeaders: false,
     requestPropertyName: 'newRouteLimit',
     skip: (_req, res) => {
@@ -223,4 +265,8 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     if (answer.stale) res.setHeader('Warning', `110 - "Response is Stale" (${answer.ageSeconds} s old)`);
     res.type('application/json').send(bodyOf(from, to, rows, answer));
   });
+
+  for (const path of ['/api/departures', '/api/routes', '/api/stations']) {
+    app.all(path, methodNotAllowed('GET, HEAD'));
+  }
 }

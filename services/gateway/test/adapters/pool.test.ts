@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, type HttpClient, type Logger } from '@failway/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dnsMemberName, type MemberAddress, staticMemberName } from '../../src/adapters/member-names.ts';
 import {
   type BreakerOptions,
   DeparturesPool,
@@ -15,6 +16,9 @@ import type { BoardQuery } from '../../src/domain/replicas.ts';
 const T0 = Date.parse('2026-03-11T08:00:00.000Z');
 const QUERY: BoardQuery = { from: 'WHP', to: 'LTN', rows: 10 };
 const URLS = ['http://10.0.0.1:8080', 'http://10.0.0.2:8080', 'http://10.0.0.3:8080'];
+/** The members as DEPARTURES_URLS gives them when unnamed: departures-a, -b, -c. */
+const named = (urls: readonly string[]): MemberAddress[] =>
+  urls.map((url, i) => ({ name: staticMemberName(i), url }));
 
 type Reply = { status: number; body: unknown } | Error;
 
@@ -105,7 +109,7 @@ function setup(
   const metrics = createMetrics('gateway');
   const { logger, lines } = quietLogger();
   const pool = new DeparturesPool({
-    urls: options.urls ?? URLS,
+    members: named(options.urls ?? URLS),
     metrics,
     logger,
     transport: fake.transport,
@@ -169,6 +173,38 @@ describe('route affinity (rendezvous hashing)', () => {
       if (ranked[0] === gone) expect(after.get(k)).toBe(ranked[1]);
       else expect(after.get(k)).toBe(ranked[0]);
     }
+  });
+});
+
+describe('member names and affinity', () => {
+  it('when members are named, then the pool still ranks by URL: other names (or none) give the same owners', () => {
+    const { pool } = setup();
+    const other = setup();
+    other.pool.sync(URLS.map((url, i) => ({ name: `replica-${i}`, url })));
+    for (const key of keys.slice(0, 200)) {
+      const urls = pool.rank(key).map((m) => m.url);
+      expect(urls).toEqual(rankByAffinity(key, URLS, (u) => u));
+      expect(other.pool.rank(key).map((m) => m.url)).toEqual(urls);
+    }
+  });
+
+  it('when members come from DEPARTURES_URLS or DNS, then their names are opaque and the same every time', () => {
+    expect([0, 1, 25, 26].map(staticMemberName)).toEqual([
+      'departures-a',
+      'departures-b',
+      'departures-z',
+      'departures-27',
+    ]);
+    const name = dnsMemberName('http://10.244.1.7:8082');
+    expect(name).toMatch(/^departures-[0-9a-f]{8}$/);
+    expect(dnsMemberName('http://10.244.1.7:8082')).toBe(name);
+    expect(dnsMemberName('http://10.244.1.8:8082')).not.toBe(name);
+    const { pool } = setup();
+    expect(pool.views().map((v) => (v as { name: string }).name)).toEqual([
+      'departures-a',
+      'departures-b',
+      'departures-c',
+    ]);
   });
 });
 
@@ -427,7 +463,7 @@ describe('DeparturesPool readiness checks', () => {
       const closed = await listen(() => undefined);
       await new Promise<void>((resolve) => servers.pop()?.close(() => resolve()));
       const pool = new DeparturesPool({
-        urls: [ready, hung, closed],
+        members: named([ready, hung, closed]),
         metrics: createMetrics('gateway'),
         logger: quietLogger().logger,
         transport,
@@ -469,12 +505,37 @@ describe('DeparturesPool membership', () => {
     const { pool, closed } = setup();
     const survivor = byUrl(pool, URLS[1] as string);
     pool.markBanned(survivor, T0 + 1000);
-    pool.sync([URLS[1] as string, URLS[2] as string, 'http://10.0.0.9:8080']);
+    pool.sync([...named(URLS).slice(1), { name: 'departures-z', url: 'http://10.0.0.9:8080' }]);
     expect(pool.members.map((m) => m.url)).toEqual([URLS[1], URLS[2], 'http://10.0.0.9:8080']);
     expect(byUrl(pool, URLS[1] as string)).toBe(survivor);
     expect(survivor.readiness.kind).toBe('banned');
     expect(closed).toEqual([URLS[0]]);
     expect(pool.size()).toBe(3);
+  });
+
+  it('when a member leaves, then its per-member series (ejections, circuit state) leave with it; the others stay', async () => {
+    const { pool, boards, metrics } = setup();
+    const [gone, stays] = pool.members as [Member, Member, Member];
+    boards.set(gone.url, new Error('refused'));
+    boards.set(stays.url, { status: 500, body: 'boom' });
+    await pool.ask(gone, QUERY);
+    await pool.ask(stays, QUERY);
+    const series = async () => {
+      const text = (await metrics.registry.metrics()).split('\n');
+      return {
+        ejections: text.filter((l) => l.startsWith('gateway_member_ejections_total{')),
+        circuits: text.filter((l) => l.startsWith('gateway_circuit_state{')),
+      };
+    };
+    const before = await series();
+    expect(before.ejections.filter((l) => l.includes(`member="${gone.name}"`))).toHaveLength(1);
+    expect(before.circuits).toHaveLength(3);
+    pool.sync(named(URLS).slice(1));
+    const after = await series();
+    expect(after.ejections.filter((l) => l.includes(`member="${gone.name}"`))).toEqual([]);
+    expect(after.ejections.filter((l) => l.includes(`member="${stays.name}"`))).toHaveLength(1);
+    expect(after.circuits).toHaveLength(2);
+    expect(after.circuits.join('\n')).not.toContain(`member="${gone.name}"`);
   });
 
   it('when every member is banned with a known end, then earliestBanEnd is the soonest; otherwise undefined', () => {
