@@ -153,7 +153,9 @@ function serviceMeasured(proc: ServiceProcess): Measured {
   return {
     label: proc.label,
     pid: proc.child.pid,
-    lag: async () => metricValue(await getText(`${proc.url}/metrics`), 'nodejs_eventloop_lag_p99_seconds'),
+    // The gateway serves /metrics on its ops port only.
+    lag: async () =>
+      metricValue(await getText(`${proc.opsUrl ?? proc.url}/metrics`), 'nodejs_eventloop_lag_p99_seconds'),
     alive: () => proc.child.exitCode === null && proc.child.signalCode === null,
     recent: () => proc.recent,
   };
