@@ -83,6 +83,7 @@ type Label = (typeof LABELS)[number];
 const LOCAL_KEYS = new Set([
   'HOST',
   'PORT',
+  'OPS_PORT',
   'SERVICE_INSTANCE_ID',
   'UPSTREAM_URL',
   'UPSTREAM_API_KEY',
