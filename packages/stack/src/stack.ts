@@ -140,7 +140,17 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const apiKey = randomBytes(16).toString('hex');
   const common = options.env ?? {};
   const started: ServiceProcess[] = [];
-  const start = async (name: string, label: string, env: Record<string, string>) => {
+  // Every start under way: on a failure, those still starting are waited for, then stopped too.
+  const starting: Promise<ServiceProcess>[] = [];
+  const start = (name: string, label: string, env: Record<string, string>): Promise<ServiceProcess> => {
+    const promise = launch(name, label, env);
+    // Handled here so that one failing while another is awaited is not an unhandled rejection;
+    // whoever awaits it still sees the failure.
+    promise.catch(() => undefined);
+    starting.push(promise);
+    return promise;
+  };
+  const launch = async (name: string, label: string, env: Record<string, string>) => {
     const proc = await startService(
       name,
       { ...common, ...env },
@@ -237,6 +247,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       },
     };
   } catch (error) {
+    await Promise.allSettled(starting);
     await stopAll();
     throw error;
   }
