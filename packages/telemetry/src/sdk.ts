@@ -4,7 +4,6 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -18,7 +17,6 @@ import { currentRequestId } from './context.ts';
 import {
   type InboundTraceContext,
   inboundTraceContextFromEnv,
-  linkUntrustedParent,
   UntrustedInboundPropagator,
 } from './inbound.ts';
 import { onShutdown } from './lifecycle.ts';
@@ -80,25 +78,12 @@ export interface Telemetry {
 }
 
 /**
- * The two instrumentations the services need: http (server spans, named by route through the
- * request middleware) and undici (client spans, over diagnostics_channel). Creating one enables
- * it. Neither needs an ESM loader hook.
+ * The one instrumentation the services need: undici's client spans (over diagnostics_channel,
+ * no loader hook). Server spans are made by the request middleware (http.ts), which knows the
+ * route and costs a fraction of @opentelemetry/instrumentation-http (docs/performance.md).
  */
-function createInstrumentations(inbound: InboundTraceContext): Instrumentation[] {
+function createInstrumentations(): Instrumentation[] {
   return [
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (req) => OPS_PATHS.has(pathOf(req.url)),
-      // The request ID is also set by the request-ID middleware; setting it here from the raw
-      // header covers requests that never reach express (e.g. rejected by the parser).
-      requestHook: (span, req) => {
-        if ('headers' in req) {
-          const id = req.headers['x-request-id'];
-          if (typeof id === 'string' && id.length <= 128) span.setAttribute('request.id', id);
-          // Called inside the context the propagator extracted: an untrusted caller's span is there.
-          if (inbound === 'link') linkUntrustedParent(span, context.active());
-        }
-      },
-    }),
     new UndiciInstrumentation({
       ignoreRequestHook: (req) => OPS_PATHS.has(pathOf(req.path)),
       startSpanHook: () => {
@@ -164,7 +149,7 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   // past TRACES_PER_SECOND) and its baggage must not reach the internal services.
   propagation.setGlobalPropagator(inbound === 'link' ? new UntrustedInboundPropagator(w3c) : w3c);
   trace.setGlobalTracerProvider(provider);
-  const instrumentations = createInstrumentations(inbound);
+  const instrumentations = createInstrumentations();
   const unregister = registerInstrumentations({
     instrumentations,
     tracerProvider: provider,
