@@ -146,6 +146,10 @@ describe('bans', () => {
     }
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(answers.filter((a) => a.stale)).toEqual([]);
+    // A replica learns of its ban on its next upstream call. Which routes replica A owns depends
+    // on its (free) port, and the routes above may all be cached already, so A is asked directly
+    // for a route no one has fetched: its 429 is what makes it, then the gateway, see the ban.
+    await fetch(`${stack.departures[0].url}/departures/CTK?to=BTN`);
     const members = await waitFor('replica A to show as banned', async () => {
       const list = await upstreams(stack);
       return list.some((m) => m.state === 'banned') ? list : undefined;
