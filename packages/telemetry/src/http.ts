@@ -155,22 +155,19 @@ const tracer = trace.getTracer('@failway/telemetry/http');
  */
 function startServerSpan(req: Request, requestId: string) {
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const span = tracer.startSpan(
-    req.method,
-    {
-      kind: SpanKind.SERVER,
-      attributes: {
-        'http.request.method': methodLabel(req.method) === 'other' ? '_OTHER' : req.method,
-        'url.path': req.path,
-        'url.scheme': req.protocol,
-        'network.peer.address': req.socket.remoteAddress ?? '',
-        'request.id': requestId,
-        ...(req.headers['user-agent'] ? { 'user_agent.original': req.headers['user-agent'] } : {}),
-      },
-    },
-    parent,
-  );
-  linkUntrustedParent(span, parent);
+  const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
+  // Attributes only for a span that is recorded: most requests under load are not sampled.
+  if (span.isRecording()) {
+    span.setAttributes({
+      'http.request.method': methodLabel(req.method) === 'other' ? '_OTHER' : req.method,
+      'url.path': req.path,
+      'url.scheme': 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http',
+      'network.peer.address': req.socket.remoteAddress ?? '',
+      'request.id': requestId,
+      ...(req.headers['user-agent'] ? { 'user_agent.original': req.headers['user-agent'] } : {}),
+    });
+    linkUntrustedParent(span, parent);
+  }
   return { span, context: trace.setSpan(parent, span) };
 }
 
