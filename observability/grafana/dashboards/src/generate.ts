@@ -2,10 +2,10 @@
 // Grafana's file provider reads. `--check` writes nothing and exits 1 naming the files that differ
 // from what the sources produce (also JSON left behind by a dashboard that no longer exists).
 // `--dir <path>` reads/writes another folder instead (tests check a tampered copy).
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
+import { syncGeneratedFiles } from '../../../../scripts/generated-files.ts';
 import { bansDashboard } from './bans.ts';
 import { k6Dashboard } from './k6.ts';
 import { logsDashboard } from './logs.ts';
@@ -35,38 +35,12 @@ export function render(): Map<string, string> {
   return files;
 }
 
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
 function main(args: string[]): number {
-  const dirIndex = args.indexOf('--dir');
-  const outDir = dirIndex >= 0 ? resolve(args[dirIndex + 1] ?? '.') : DEFAULT_DIR;
-  const files = render();
-  const shown = (name: string) => relative(process.cwd(), join(outDir, name));
-  if (args.includes('--check')) {
-    const stale = [...files]
-      .filter(([name, text]) => readOrNull(join(outDir, name)) !== text)
-      .map(([n]) => n);
-    const present = existsSync(outDir) ? readdirSync(outDir) : [];
-    const orphans = present.filter((f) => f.endsWith('.json') && !files.has(f));
-    if (stale.length === 0 && orphans.length === 0) return 0;
-    for (const name of stale)
-      console.error(`${present.includes(name) ? 'stale' : 'missing'}: ${shown(name)}`);
-    for (const name of orphans) console.error(`no source: ${shown(name)}`);
-    console.error('run `npm run dashboards` and commit the result');
-    return 1;
-  }
-  mkdirSync(outDir, { recursive: true });
-  for (const [name, text] of files) {
-    if (readOrNull(join(outDir, name)) !== text) writeFileSync(join(outDir, name), text);
-  }
-  process.stdout.write(`${files.size} dashboards in ${relative(process.cwd(), outDir) || '.'}\n`);
-  return 0;
+  return syncGeneratedFiles(render(), args, {
+    defaultDir: DEFAULT_DIR,
+    what: 'dashboards',
+    command: 'npm run dashboards',
+  });
 }
 
 if (import.meta.main) process.exitCode = main(process.argv.slice(2));
