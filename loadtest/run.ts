@@ -364,7 +364,10 @@ async function stormWithTelemetry(k6: string, prometheusBin: string, stack: Stac
   }
   const prometheus = await startPrometheus({
     binary: prometheusBin,
-    targets: stack.all().map((p) => ({ job: p.name, instance: p.label, address: `127.0.0.1:${p.port}` })),
+    // The gateway serves /metrics on its ops port only.
+    targets: stack
+      .all()
+      .map((p) => ({ job: p.name, instance: p.label, address: `127.0.0.1:${p.opsPort ?? p.port}` })),
     ruleFiles: readdirSync(RULES_DIR)
       .filter((f) => f.endsWith('.yml'))
       .map((f) => join(RULES_DIR, f)),
