@@ -1,12 +1,4 @@
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import express, {
   type ErrorRequestHandler,
   type Express,
@@ -21,6 +13,7 @@ import { linkUntrustedParent } from './inbound.ts';
 import type { Logger } from './logger.ts';
 import { exemplarFor, render, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id.ts';
+import { traceIdsOf } from './spans.ts';
 
 export interface ServiceAppOptions {
   logger: Logger;
@@ -177,12 +170,7 @@ function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
     const requestId = resolveRequestId(req.headers[REQUEST_ID_HEADER]);
     res.setHeader('X-Request-ID', requestId);
     const server = startServerSpan(req, requestId);
-    const spanContext = server.span.spanContext();
-    // Trace IDs are given out only for sampled requests: each leads to a stored trace.
-    const sampled = (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0;
-    const ids = sampled
-      ? { trace_id: spanContext.traceId, span_id: spanContext.spanId }
-      : { trace_id: null, span_id: null };
+    const ids = traceIdsOf(server.span);
     // Lets a person (or the board page) look the request up in the tracing UI.
     if (ids.trace_id) res.setHeader('X-Trace-ID', ids.trace_id);
     let done = false;

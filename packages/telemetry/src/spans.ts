@@ -32,12 +32,17 @@ export async function withSpan<T>(
 }
 
 /**
- * The trace and span IDs of the active span, or nulls when there is none or it is not sampled:
- * a trace ID on a log line, an exemplar or an X-Trace-ID header always leads to a recorded trace.
+ * The trace and span IDs of `span`, or nulls when there is none or it is not sampled: a trace ID
+ * on a log line, an exemplar or an X-Trace-ID header always leads to a recorded trace.
  */
-export function activeTraceIds(): { trace_id: string | null; span_id: string | null } {
-  const ctx = trace.getActiveSpan()?.spanContext();
+export function traceIdsOf(span: Span | undefined): { trace_id: string | null; span_id: string | null } {
+  const ctx = span?.spanContext();
   if (!ctx || !trace.isSpanContextValid(ctx) || (ctx.traceFlags & TraceFlags.SAMPLED) === 0)
     return { trace_id: null, span_id: null };
   return { trace_id: ctx.traceId, span_id: ctx.spanId };
+}
+
+/** The trace and span IDs of the active span (see traceIdsOf). */
+export function activeTraceIds(): { trace_id: string | null; span_id: string | null } {
+  return traceIdsOf(trace.getActiveSpan());
 }
