@@ -59,44 +59,49 @@ export const STDOUT_BUFFER_BYTES = 8 * 1024 * 1024;
 export const STDOUT_FLUSH_MS = 100;
 
 /**
- * stdout as a buffered, asynchronous stream (sonic-boom, pino's writer). Node writes to a pipe
- * synchronously, one write(2) per line, and a busy service spent more time there than on the
- * request itself (docs/performance.md); here lines go out together, in writes of 4 kB or more,
- * and none waits longer than STDOUT_FLUSH_MS. What is still buffered is written synchronously when the process
- * exits or shuts down, so nothing is lost on a normal or a failing exit.
+ * Writes each record's JSON line to stdout through a buffered, asynchronous stream (sonic-boom,
+ * pino's writer). Node writes to a pipe synchronously, one write(2) per line, and a busy service
+ * spent more time there than on the request itself (docs/performance.md); here lines go out
+ * together, in writes of 4 kB or more, and none waits longer than STDOUT_FLUSH_MS. What is still
+ * buffered is written synchronously when the transport closes (the logger's shutdown) or the
+ * process exits, so nothing is lost on a normal or a failing exit.
  */
-function stdoutStream(onDrop: ((count: number) => void) | undefined): sonicBoom.SonicBoom {
-  const stream = new sonicBoom.SonicBoom({
-    fd: 1,
-    sync: false,
-    // Lines wait until 4 kB are due or 100 ms have passed, whichever comes first.
-    minLength: 4096,
-    periodicFlush: STDOUT_FLUSH_MS,
-    maxLength: STDOUT_BUFFER_BYTES,
-  });
-  stream.on('drop', () => onDrop?.(1));
-  process.once('exit', () => {
-    try {
-      stream.flushSync();
-    } catch {
-      // stdout is gone (EPIPE): nothing left to write to
-    }
-  });
-  return stream;
-}
-
-/** Writes each record's JSON line to the buffered stdout stream. */
 export class StdoutTransport extends Transport {
   readonly #stream: sonicBoom.SonicBoom;
+  readonly #flushAtExit = () => this.flush();
 
-  constructor(stream: sonicBoom.SonicBoom) {
+  constructor(onDrop?: (count: number) => void) {
     super();
-    this.#stream = stream;
+    this.#stream = new sonicBoom.SonicBoom({
+      fd: 1,
+      sync: false,
+      // Lines wait until 4 kB are due or STDOUT_FLUSH_MS have passed, whichever comes first.
+      minLength: 4096,
+      periodicFlush: STDOUT_FLUSH_MS,
+      maxLength: STDOUT_BUFFER_BYTES,
+    });
+    this.#stream.on('drop', () => onDrop?.(1));
+    process.once('exit', this.#flushAtExit);
   }
 
   override log(info: Record<symbol, unknown>, callback: () => void): void {
     this.#stream.write(`${String(info[MESSAGE])}\n`);
     callback();
+  }
+
+  /** Writes what is buffered, synchronously; nothing when stdout is gone (EPIPE). */
+  flush(): void {
+    try {
+      this.#stream.flushSync();
+    } catch {
+      // stdout is gone: nothing left to write to
+    }
+  }
+
+  /** Called when the logger lets go of the transport (logger.close()). */
+  override close(): void {
+    this.flush();
+    process.off('exit', this.#flushAtExit);
   }
 }
 
@@ -105,8 +110,7 @@ export class StdoutTransport extends Transport {
  * trace_id and span_id on every line; optionally the same records as RFC 5424 syslog over TCP.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const stdout = options.transports ? undefined : stdoutStream(options.onStdoutDrop);
-  const transports: Transport[] = options.transports ?? [new StdoutTransport(stdout as sonicBoom.SonicBoom)];
+  const transports: Transport[] = options.transports ?? [new StdoutTransport(options.onStdoutDrop)];
   let syslog: SyslogTransport | undefined;
   if (options.syslog) {
     syslog = new SyslogTransport({
@@ -128,12 +132,8 @@ export function createLogger(options: LoggerOptions): Logger {
   });
   onShutdown('logger', async () => {
     await syslog?.flush(2000);
+    // Closes every transport: the stdout one writes what it still holds.
     logger.close();
-    try {
-      stdout?.flushSync();
-    } catch {
-      // stdout is gone (EPIPE)
-    }
   });
   return logger;
 }
