@@ -135,6 +135,19 @@ async function unavailable(promise: Promise<BoardAnswer>): Promise<BoardUnavaila
 }
 
 /** Lets queued promise callbacks and I/O run, so concurrent callers all reach their await points. */
+/** Makes the fake upstream hold every reply until the returned function is called. */
+function holdReplies(api: FakeRailApi): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  api.reply = async (query) => {
+    await gate;
+    return boardResponse(query.crs);
+  };
+  return release;
+}
+
 function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -311,14 +324,7 @@ describe('DeparturesService', () => {
 
   it('when 20 callers ask for a new route at once, then one upstream call serves them all (19 coalesced)', async () => {
     const { api, observer, service } = setup();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    api.reply = async (query) => {
-      await gate;
-      return boardResponse(query.crs);
-    };
+    const release = holdReplies(api);
     const answers = Array.from({ length: 20 }, () => service.getBoard({ crs: 'WHP', rows: 1 }));
     for (let i = 0; i < 5; i += 1) await settle();
     expect(api.calls).toHaveLength(1);
@@ -735,14 +741,7 @@ describe('refresh-ahead', () => {
       await service.getBoard({ crs, rows: 1 });
       await service.getBoard({ crs, rows: 1 });
     }
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    api.reply = async (query) => {
-      await gate;
-      return boardResponse(query.crs);
-    };
+    const release = holdReplies(api);
     clock.now = T0 + 25_000;
     const first = service.refreshAhead();
     await settle();
@@ -757,14 +756,7 @@ describe('refresh-ahead', () => {
 
   it('when a request comes while the renewal is in flight, then it joins that call', async () => {
     const { api, clock, observer, service } = await inDemand();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    api.reply = async (query) => {
-      await gate;
-      return boardResponse(query.crs);
-    };
+    const release = holdReplies(api);
     clock.now = T0 + 31_000;
     const tick = service.refreshAhead();
     await settle();
