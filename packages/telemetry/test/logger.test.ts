@@ -6,7 +6,7 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestContext } from '../src/context.ts';
 import { runShutdownHooks } from '../src/lifecycle.ts';
-import { createLogger, STDOUT_FLUSH_MS, StdoutTransport } from '../src/logger.ts';
+import { createLogger, STDOUT_BUFFER_BYTES, STDOUT_FLUSH_MS, StdoutTransport } from '../src/logger.ts';
 import { render } from '../src/metrics.ts';
 import { createServiceRuntime } from '../src/runtime.ts';
 import { withSpan } from '../src/spans.ts';
@@ -251,6 +251,34 @@ function runLoggingChild(
   });
 }
 
+/**
+ * Runs `body` in a child Node whose stdout nobody reads until it writes `ready` to stderr; then
+ * collects stdout to the end. Its stderr text and stdout lines.
+ */
+function runUnreadChild(body: string): Promise<{ lines: string[]; stderr: string; code: number | null }> {
+  const logger = new URL('../src/logger.ts', import.meta.url).href;
+  const script = `import { createLogger } from ${JSON.stringify(logger)};\n${body}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      err += chunk;
+      if (err.includes('ready')) child.stdout.on('data', (c: string) => void (out += c));
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ lines: out.split('\n').filter(Boolean), stderr: err, code });
+    });
+  });
+}
+
 describe('the stdout log stream', () => {
   it('when a service logs many lines and exits at once, then every line reaches stdout, whole and in order', async () => {
     const { lines, code } = await runLoggingChild(`
@@ -273,6 +301,27 @@ describe('the stdout log stream', () => {
     expect(lines.map((l) => (JSON.parse(l) as { message: string }).message)).toEqual(['lone line']);
     // Written before the exit's own flush: by the periodic flush, not only at exit.
     expect(firstLineAt).toBeLessThan(300 + STDOUT_FLUSH_MS * 20);
+  });
+
+  it('when nothing reads stdout, then the buffer stops at its bound, the lines beyond it are dropped and counted, and the rest arrive whole', async () => {
+    const total = 12_000;
+    const { lines, stderr, code } = await runUnreadChild(`
+      let dropped = 0;
+      const logger = createLogger({ service: 'svc', onStdoutDrop: (n) => { dropped += n; } });
+      const pad = 'x'.repeat(1000);
+      for (let i = 0; i < ${total}; i++) logger.info('line', { i, pad });
+      setTimeout(() => {
+        process.stderr.write('dropped=' + dropped + ' ready\\n');
+        setTimeout(() => process.exit(0), 50);
+      }, 200);
+    `);
+    expect(code).toBe(0);
+    const dropped = Number(/dropped=(\d+)/.exec(stderr)?.[1]);
+    // About 12 MB were logged into an 8 MiB bound while nothing read the pipe.
+    expect(dropped).toBeGreaterThan(0);
+    expect(lines.length + dropped).toBe(total);
+    expect(lines.length * 1_050).toBeLessThanOrEqual(STDOUT_BUFFER_BYTES + 512 * 1024);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
   });
 
   it('when the stdout transport is used, then it is the one transport of a plain service logger', () => {
