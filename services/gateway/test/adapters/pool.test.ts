@@ -513,6 +513,20 @@ describe('DeparturesPool membership', () => {
     expect(pool.size()).toBe(3);
   });
 
+  it('when a member joins, then the routes it now ranks first go to it at once (no ranking is kept from before)', () => {
+    const { pool } = setup({ urls: URLS.slice(0, 2) });
+    const joining = 'http://10.0.0.9:8080';
+    // A route the joining member will own, and ask for it before it joins.
+    const route = keys.find(
+      (k) => rankByAffinity(k, [...URLS.slice(0, 2), joining], (u) => u)[0] === joining,
+    );
+    if (!route) throw new Error('no route owned by the joining member among the test keys');
+    expect(pool.pick(route, new Set())?.url).not.toBe(joining);
+    pool.sync([...named(URLS.slice(0, 2)), { name: 'departures-z', url: joining }]);
+    expect(pool.owner(route)?.url).toBe(joining);
+    expect(pool.pick(route, new Set())?.url).toBe(joining);
+  });
+
   it('when a member leaves, then its per-member series (ejections, circuit state) leave with it; the others stay', async () => {
     const { pool, boards, metrics } = setup();
     const [gone, stays] = pool.members as [Member, Member, Member];
