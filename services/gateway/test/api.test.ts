@@ -36,6 +36,9 @@ interface FakeReplica {
   name: string;
   mode: Mode;
   boards: number;
+  /** The age and fetch time its boards are sent with (default: fetched now, age 0). */
+  age?: number;
+  fetchedAt?: string;
   server: Server;
 }
 
@@ -75,11 +78,15 @@ async function fakeReplica(): Promise<FakeReplica> {
         locationName: `Station ${crs}`,
         crs,
         filtercrs: url.searchParams.get('to'),
-        trainServices: [{ std: '08:10', etd: 'On time' }],
+        trainServices: [
+          { std: '08:10', etd: 'On time' },
+          { std: '08:25', etd: 'On time' },
+          { std: '08:40', etd: 'Delayed' },
+        ],
       },
       source: 'upstream',
-      ageSeconds: 0,
-      fetchedAt: new Date().toISOString(),
+      ageSeconds: replica.age ?? 0,
+      fetchedAt: replica.fetchedAt ?? new Date().toISOString(),
     });
   });
   await new Promise<void>((resolve) => replica.server.listen(0, '127.0.0.1', resolve));
@@ -222,6 +229,26 @@ describe('gateway API over HTTP', () => {
     expect([...servedBy]).toEqual([owner?.name]);
     for (const from of STATIONS.slice(2)) await board(from, 'WHP');
     expect(replicas.every((r) => r.boards > 0)).toBe(true);
+  });
+
+  it('when the same board is asked again at another age or for other rows, then the answer says so (bodies are kept per age and rows)', async () => {
+    const { board, ranked } = await start();
+    const [owner] = ranked('WHP', 'LTN');
+    if (!owner) throw new Error('no owner');
+    owner.fetchedAt = '2026-03-11T08:00:00.000Z';
+    owner.age = 0;
+    expect(await json(await board('WHP', 'LTN'))).toMatchObject({
+      ageSeconds: 0,
+      fetchedAt: owner.fetchedAt,
+    });
+    owner.age = 7;
+    const older = await board('WHP', 'LTN');
+    expect(older.headers.get('age')).toBe('7');
+    const olderBody = await json(older);
+    expect(olderBody).toMatchObject({ ageSeconds: 7, fetchedAt: owner.fetchedAt });
+    expect((olderBody.board as { trainServices: unknown[] }).trainServices).toHaveLength(3);
+    const fewer = await fetch(`${older.url.replace('rows=3', 'rows=1')}`);
+    expect(((await json(fewer)).board as { trainServices: unknown[] }).trainServices).toHaveLength(1);
   });
 
   it('when the owner answers 200 with something that is not a board, then the next replica serves and the owner is ejected', async () => {
