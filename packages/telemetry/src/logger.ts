@@ -62,9 +62,10 @@ export const STDOUT_FLUSH_MS = 100;
  * Writes each record's JSON line to stdout through a buffered, asynchronous stream (sonic-boom,
  * pino's writer). Node writes to a pipe synchronously, one write(2) per line, and a busy service
  * spent more time there than on the request itself (docs/performance.md); here lines go out
- * together, in writes of 4 kB or more, and none waits longer than STDOUT_FLUSH_MS. What is still
- * buffered is written synchronously when the transport closes (the logger's shutdown) or the
- * process exits, so nothing is lost on a normal or a failing exit.
+ * together, in writes of 4 kB or more, and none waits longer than STDOUT_FLUSH_MS. At shutdown
+ * the logger waits until every line is written (`drained`); at any other exit what is still
+ * buffered is written synchronously, but a write already in flight then (at most 16 kB) can be
+ * lost if stdout is not being read fast enough for it to finish.
  */
 export class StdoutTransport extends Transport {
   readonly #stream: sonicBoom.SonicBoom;
@@ -89,6 +90,26 @@ export class StdoutTransport extends Transport {
     callback();
   }
 
+  /**
+   * Resolves once every line handed to the stream so far is written (including a write in
+   * flight), or after `timeoutMs` when stdout is not being read.
+   */
+  drained(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      try {
+        this.#stream.flush(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      } catch {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
   /** Writes what is buffered, synchronously; nothing when stdout is gone (EPIPE). */
   flush(): void {
     try {
@@ -110,7 +131,8 @@ export class StdoutTransport extends Transport {
  * trace_id and span_id on every line; optionally the same records as RFC 5424 syslog over TCP.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const transports: Transport[] = options.transports ?? [new StdoutTransport(options.onStdoutDrop)];
+  const stdout = options.transports ? undefined : new StdoutTransport(options.onStdoutDrop);
+  const transports: Transport[] = options.transports ?? [stdout as StdoutTransport];
   let syslog: SyslogTransport | undefined;
   if (options.syslog) {
     syslog = new SyslogTransport({
@@ -131,8 +153,8 @@ export function createLogger(options: LoggerOptions): Logger {
     transports,
   });
   onShutdown('logger', async () => {
-    await syslog?.flush(2000);
-    // Closes every transport: the stdout one writes what it still holds.
+    await Promise.all([syslog?.flush(2000), stdout?.drained(2000)]);
+    // Closes every transport: the stdout one writes anything logged since.
     logger.close();
   });
   return logger;

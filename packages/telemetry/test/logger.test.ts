@@ -224,12 +224,17 @@ describe('createServiceRuntime logging to syslog', () => {
   });
 });
 
+/** What a logging child script imports: createLogger and the shutdown hooks serve() runs. */
+const CHILD_IMPORTS = [
+  `import { createLogger } from ${JSON.stringify(new URL('../src/logger.ts', import.meta.url).href)};`,
+  `import { runShutdownHooks } from ${JSON.stringify(new URL('../src/lifecycle.ts', import.meta.url).href)};`,
+].join('\n');
+
 /** Runs `body` (after `createLogger` is imported) in a child Node; its stdout lines and exit code. */
 function runLoggingChild(
   body: string,
 ): Promise<{ lines: string[]; code: number | null; firstLineAt: number }> {
-  const logger = new URL('../src/logger.ts', import.meta.url).href;
-  const script = `import { createLogger } from ${JSON.stringify(logger)};\n${body}`;
+  const script = `${CHILD_IMPORTS}\n${body}`;
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
@@ -256,8 +261,7 @@ function runLoggingChild(
  * collects stdout to the end. Its stderr text and stdout lines.
  */
 function runUnreadChild(body: string): Promise<{ lines: string[]; stderr: string; code: number | null }> {
-  const logger = new URL('../src/logger.ts', import.meta.url).href;
-  const script = `import { createLogger } from ${JSON.stringify(logger)};\n${body}`;
+  const script = `${CHILD_IMPORTS}\n${body}`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--conditions=source', '--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -268,7 +272,10 @@ function runUnreadChild(body: string): Promise<{ lines: string[]; stderr: string
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
       err += chunk;
-      if (err.includes('ready')) child.stdout.on('data', (c: string) => void (out += c));
+      if (err.includes('ready'))
+        child.stdout.on('data', (c: string) => {
+          out += c;
+        });
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.once('error', reject);
@@ -280,11 +287,15 @@ function runUnreadChild(body: string): Promise<{ lines: string[]; stderr: string
 }
 
 describe('the stdout log stream', () => {
-  it('when a service logs many lines and exits at once, then every line reaches stdout, whole and in order', async () => {
+  it('when a service logs many lines and shuts down at once, then every line reaches stdout, whole and in order', async () => {
     const { lines, code } = await runLoggingChild(`
       const logger = createLogger({ service: 'svc' });
       for (let i = 0; i < 3000; i++) logger.info('line', { i });
-      setImmediate(() => process.exit(3));
+      // What serve() does on SIGTERM: the shutdown hooks, then exit.
+      setImmediate(async () => {
+        await runShutdownHooks();
+        process.exit(3);
+      });
     `);
     expect(code).toBe(3);
     expect(lines).toHaveLength(3000);
@@ -310,9 +321,10 @@ describe('the stdout log stream', () => {
       const logger = createLogger({ service: 'svc', onStdoutDrop: (n) => { dropped += n; } });
       const pad = 'x'.repeat(1000);
       for (let i = 0; i < ${total}; i++) logger.info('line', { i, pad });
-      setTimeout(() => {
+      setTimeout(async () => {
         process.stderr.write('dropped=' + dropped + ' ready\\n');
-        setTimeout(() => process.exit(0), 50);
+        await runShutdownHooks({ timeoutMs: 20_000 });
+        process.exit(0);
       }, 200);
     `);
     expect(code).toBe(0);
