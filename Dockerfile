@@ -78,6 +78,6 @@ LABEL org.opencontainers.image.title="failway-${SERVICE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="https://github.com/failway/failway"
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# The same command as `npm run start:dist`: telemetry is loaded before the app so that
-# OpenTelemetry patches express, http, undici and winston before they are imported.
+# The same command as `npm run start:dist`: telemetry is loaded before the app so that the
+# tracer, propagator and context manager are in place when it starts.
 CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]

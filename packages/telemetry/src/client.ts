@@ -1,9 +1,21 @@
-import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
+import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { currentRequestId } from './context.ts';
 import { exemplarFor, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
-import { activeTraceIds } from './spans.ts';
+import { recordSpanError, traceIdsOf, unsampledActiveSpan } from './spans.ts';
 import { errorKind } from './spans-entry.ts';
+
+const tracer = trace.getTracer('@failway/telemetry/client');
+
+/** Paths polled by probes and scrapers: calls to them make no span (they would drown the rest). */
+const OPS_PATHS: ReadonlySet<string> = new Set(['healthz', 'readyz', 'metrics']);
+
+function isOpsPath(path: string): boolean {
+  const query = path.indexOf('?');
+  return OPS_PATHS.has((query === -1 ? path : path.slice(0, query)).replace(LEADING_SLASHES, ''));
+}
 
 export interface HttpClientOptions {
   /** Name of the service called, the `peer_service` label. */
@@ -24,13 +36,132 @@ export interface HttpClientOptions {
   maxResponseBytes?: number;
 }
 
-/** A response body went over the client's `maxResponseBytes`; its code is undici's. */
+/** A response body went over the client's `maxResponseBytes` (errorKind: `too_large`). */
 export class ResponseTooLargeError extends Error {
-  readonly code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
-  constructor(peerService: string, maxBytes: number, cause: unknown) {
-    super(`${peerService} answered with a body larger than ${maxBytes} bytes`, { cause });
+  readonly code = 'ERR_RESPONSE_TOO_LARGE';
+  constructor(peer: string, maxBytes: number) {
+    super(`${peer} answered with a body larger than ${maxBytes} bytes`);
     this.name = 'ResponseTooLargeError';
   }
+}
+
+/** No TCP connection within the connect timeout (errorKind: `timeout`). */
+export class ConnectTimeoutError extends Error {
+  readonly code = 'ERR_CONNECT_TIMEOUT';
+  constructor(peer: string, timeoutMs: number) {
+    super(`no connection to ${peer} within ${timeoutMs} ms`);
+    this.name = 'ConnectTimeoutError';
+  }
+}
+
+/** The connection closed before the whole answer had come. */
+export class ResponseCutOffError extends Error {
+  readonly code = 'ERR_RESPONSE_CUT_OFF';
+  constructor(peer: string) {
+    super(`${peer} closed the connection before the whole answer had come`);
+    this.name = 'ResponseCutOffError';
+  }
+}
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'OPTIONS';
+
+export interface SendOptions {
+  /** A keep-alive agent of the URL's scheme (`keepAliveAgent`). */
+  agent: http.Agent;
+  /** Who is called, for error messages. */
+  peer: string;
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  /** Ends the call: it rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
+  connectTimeoutMs: number;
+  maxResponseBytes?: number | undefined;
+  localAddress?: string | undefined;
+}
+
+/** A keep-alive agent for `url`'s scheme; idle sockets close after `idleMs` (or the server's hint). */
+export function keepAliveAgent(url: string, options: { idleMs: number; connections: number }): http.Agent {
+  const agentOptions: http.AgentOptions = {
+    keepAlive: true,
+    maxSockets: options.connections,
+    maxFreeSockets: options.connections,
+    timeout: options.idleMs,
+  };
+  return url.startsWith('https:') ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+}
+
+/**
+ * One HTTP request on node:http: a connect timeout, the body read whole (bounded by
+ * `maxResponseBytes`, by Content-Length or as it streams), and the signal's reason as the error
+ * when it aborts. A socket whose call failed is destroyed, never reused.
+ *
+ * node:http rather than undici: in a side-by-side run (docs/performance.md) undici's client cost
+ * about 7 µs more CPU per call, 8 MB more heap and 20 MB more resident memory (its HTTP parser is
+ * WebAssembly, compiled in every process), for features these calls do not use.
+ */
+export function sendRequest(url: string, options: SendOptions): Promise<HttpResponse> {
+  const { signal, maxResponseBytes: max } = options;
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    let settled = false;
+    let connectTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => fail(signal?.reason);
+    const done = () => {
+      settled = true;
+      clearTimeout(connectTimer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: unknown) => {
+      if (settled) return;
+      done();
+      req.destroy();
+      reject(error);
+    };
+    const req = (url.startsWith('https:') ? https : http).request(url, {
+      agent: options.agent,
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection, already open
+      connectTimer = setTimeout(
+        () => fail(new ConnectTimeoutError(options.peer, options.connectTimeoutMs)),
+        options.connectTimeoutMs,
+      );
+      socket.once('connect', () => clearTimeout(connectTimer));
+    });
+    req.on('error', fail);
+    req.on('response', (res) => {
+      const tooLarge = () => fail(new ResponseTooLargeError(options.peer, max ?? 0));
+      if (max !== undefined && Number(res.headers['content-length']) > max) {
+        tooLarge();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (max !== undefined && size > max) tooLarge();
+        else chunks.push(chunk);
+      });
+      res.on('end', () => {
+        if (settled) return;
+        done();
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: body.toString('utf8') });
+      });
+      res.on('error', fail);
+      res.on('close', () => {
+        if (!res.complete) fail(new ResponseCutOffError(options.peer));
+      });
+    });
+    req.end();
+  });
 }
 
 export interface HttpResponse {
@@ -43,7 +174,7 @@ export interface HttpClient {
   request(
     path: string,
     init?: {
-      method?: Dispatcher.HttpMethod;
+      method?: HttpMethod;
       headers?: Record<string, string>;
       timeoutMs?: number;
       signal?: AbortSignal;
@@ -55,20 +186,60 @@ export interface HttpClient {
 export { errorKind };
 
 /**
- * An outbound HTTP client on undici: keep-alive pool, connect timeout and an overall deadline per
- * call, the request ID forwarded (the trace context is injected by the undici instrumentation),
- * and every call measured in `http_client_request_duration_seconds`.
+ * The client span of one call, per the HTTP semantic conventions, and the trace context injected
+ * into its headers (`traceparent` with the sampling decision, so the callee follows it whether
+ * the trace is recorded or not).
+ *
+ * Made here rather than by @opentelemetry/instrumentation-undici, as the server span is made by
+ * the request middleware (http.ts): the bench showed that instrumentation cost the gateway more
+ * than its own request handling once spans were sampled (attributes parsed from the URL and
+ * headers, a histogram recorded on a meter nobody reads, for every call, recorded or not), where
+ * this client already knows the method, URL and peer (docs/performance.md).
+ */
+function startClientSpan(
+  method: string,
+  href: string,
+  peerService: string,
+  requestId: string | undefined,
+  headers: Record<string, string>,
+): Span | undefined {
+  const parent = context.active();
+  if (unsampledActiveSpan()) {
+    propagation.inject(parent, headers);
+    return undefined;
+  }
+  const span = tracer.startSpan(method, { kind: SpanKind.CLIENT }, parent);
+  // Attributes only for a span that is recorded: most calls under load are not sampled.
+  if (span.isRecording()) {
+    const url = new URL(href);
+    span.setAttributes({
+      'http.request.method': method,
+      'url.full': href,
+      'url.path': url.pathname,
+      'url.scheme': url.protocol.slice(0, -1),
+      'server.address': url.hostname,
+      'server.port': Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+      'peer.service': peerService,
+      ...(requestId ? { 'request.id': requestId } : {}),
+    });
+  }
+  propagation.inject(trace.setSpan(parent, span), headers);
+  return span;
+}
+
+/**
+ * An outbound HTTP client: keep-alive pool, connect timeout and an overall deadline per call, the
+ * request ID forwarded, a client span per call with the trace context injected, and every call
+ * measured in `http_client_request_duration_seconds`.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const agent = new Agent({
-    connect: { timeout: options.connectTimeoutMs ?? 1_000 },
-    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000,
-    connections: options.connections ?? 32,
-    ...(options.maxResponseBytes !== undefined ? { maxResponseSize: options.maxResponseBytes } : {}),
-  });
-  const defaultTimeout = options.timeoutMs ?? 3_000;
   const base = baseHref(options.baseUrl);
+  const agent = keepAliveAgent(base, {
+    idleMs: options.keepAliveTimeoutMs ?? 10_000,
+    connections: options.connections ?? 32,
+  });
+  const connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
+  const defaultTimeout = options.timeoutMs ?? 3_000;
   return {
     async request(path, init = {}) {
       const method = init.method ?? 'GET';
@@ -84,35 +255,48 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         timeoutMs,
       );
       const signal = init.signal ? AbortSignal.any([deadline.signal, init.signal]) : deadline.signal;
+      const url = `${base}${path.replace(LEADING_SLASHES, '')}`;
+      const span = isOpsPath(path)
+        ? undefined
+        : startClientSpan(method, url, options.peerService, requestId, headers);
       const started = process.hrtime.bigint();
       let statusLabel = 'error';
       try {
-        const res = await undiciRequest(`${base}${path.replace(LEADING_SLASHES, '')}`, {
+        const res = await sendRequest(url, {
+          agent,
+          peer: options.peerService,
           method,
           headers,
           signal,
-          dispatcher: agent,
+          connectTimeoutMs,
+          maxResponseBytes: options.maxResponseBytes,
+          localAddress: options.localAddress,
         });
-        statusLabel = String(res.statusCode);
-        const body = await res.body.text();
-        return { status: res.statusCode, headers: res.headers, body };
+        statusLabel = String(res.status);
+        if (span?.isRecording()) {
+          span.setAttribute('http.response.status_code', res.status);
+          if (res.status >= 400) {
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            span.setAttribute('error.type', statusLabel);
+          }
+        }
+        return res;
       } catch (error) {
-        const kind = errorKind(error);
-        // A body cut off for its size is labelled so even when its status line had come.
-        if (statusLabel === 'error' || kind === 'too_large') statusLabel = kind;
-        if (kind === 'too_large' && options.maxResponseBytes !== undefined)
-          throw new ResponseTooLargeError(options.peerService, options.maxResponseBytes, error);
+        statusLabel = errorKind(error);
+        if (span) recordSpanError(span, error);
         throw error;
       } finally {
         clearTimeout(timer);
+        span?.end();
         options.metrics.httpClientDuration.observe({
           labels: { peer_service: options.peerService, method, status_code: statusLabel },
           value: Number(process.hrtime.bigint() - started) / 1e9,
-          exemplarLabels: exemplarFor(activeTraceIds().trace_id),
+          // The caller's span: the exemplar leads to the trace where this call sits.
+          exemplarLabels: exemplarFor(traceIdsOf(trace.getSpan(context.active())).trace_id),
         });
       }
     },
-    close: () => agent.close(),
+    close: async () => agent.destroy(),
   };
 }
 

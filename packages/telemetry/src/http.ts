@@ -1,4 +1,12 @@
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 import express, {
   type ErrorRequestHandler,
   type Express,
@@ -148,6 +156,11 @@ const tracer = trace.getTracer('@failway/telemetry/http');
  */
 function startServerSpan(req: Request, requestId: string) {
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  // The caller's trace is not sampled: no span of ours would be recorded (the sampler follows the
+  // caller), so the caller's context stands in for it (see unsampledActiveSpan).
+  const caller = trace.getSpanContext(parent);
+  if (caller && trace.isSpanContextValid(caller) && (caller.traceFlags & TraceFlags.SAMPLED) === 0)
+    return { span: trace.wrapSpanContext(caller), context: parent };
   const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
   // Attributes only for a span that is recorded: most requests under load are not sampled.
   if (span.isRecording()) {

@@ -1,11 +1,17 @@
 export { bearerAuth } from './auth.ts';
 export {
+  ConnectTimeoutError,
   createHttpClient,
   errorKind,
   type HttpClient,
   type HttpClientOptions,
+  type HttpMethod,
   type HttpResponse,
+  keepAliveAgent,
+  ResponseCutOffError,
   ResponseTooLargeError,
+  type SendOptions,
+  sendRequest,
 } from './client.ts';
 export {
   adminTokenVar,

@@ -3,8 +3,6 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { type Instrumentation, registerInstrumentations } from '@opentelemetry/instrumentation';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -13,7 +11,6 @@ import {
   type SpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { currentRequestId } from './context.ts';
 import {
   type InboundTraceContext,
   inboundTraceContextFromEnv,
@@ -21,15 +18,6 @@ import {
 } from './inbound.ts';
 import { onShutdown } from './lifecycle.ts';
 import { samplerFromEnv } from './sampler.ts';
-
-/** Paths that are polled by probes and scrapers: tracing them would drown the real traffic. */
-export const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
 
 /**
  * The batch span processor settings of the standard OTEL_BSP_* variables. @opentelemetry/sdk-trace 3
@@ -72,26 +60,7 @@ export interface Telemetry {
   enabled: boolean;
   /** What inbound trace context does: joined (internal services) or linked (the public edge). */
   inboundTraceContext: InboundTraceContext;
-  /** The instrumentations in use (none when disabled). */
-  instrumentations: Instrumentation[];
   shutdown(): Promise<void>;
-}
-
-/**
- * The one instrumentation the services need: undici's client spans (over diagnostics_channel,
- * no loader hook). Server spans are made by the request middleware (http.ts), which knows the
- * route and costs a fraction of @opentelemetry/instrumentation-http (docs/performance.md).
- */
-function createInstrumentations(): Instrumentation[] {
-  return [
-    new UndiciInstrumentation({
-      ignoreRequestHook: (req) => OPS_PATHS.has(pathOf(req.path)),
-      startSpanHook: () => {
-        const id = currentRequestId();
-        return id ? { 'request.id': id } : {};
-      },
-    }),
-  ];
 }
 
 /**
@@ -116,7 +85,6 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
       exporting: false,
       enabled: false,
       inboundTraceContext: inbound,
-      instrumentations: [],
       shutdown: async () => {},
     };
   }
@@ -149,19 +117,13 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   // past TRACES_PER_SECOND) and its baggage must not reach the internal services.
   propagation.setGlobalPropagator(inbound === 'link' ? new UntrustedInboundPropagator(w3c) : w3c);
   trace.setGlobalTracerProvider(provider);
-  const instrumentations = createInstrumentations();
-  const unregister = registerInstrumentations({
-    instrumentations,
-    tracerProvider: provider,
-  });
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
     stopped ??= (async () => {
-      unregister();
       await provider.shutdown();
     })();
     return stopped;
   };
   onShutdown('opentelemetry', shutdown);
-  return { serviceName, exporting, enabled: true, inboundTraceContext: inbound, instrumentations, shutdown };
+  return { serviceName, exporting, enabled: true, inboundTraceContext: inbound, shutdown };
 }

@@ -1,6 +1,6 @@
 // `@failway/telemetry/spans`: what domain code may import from the telemetry package. It loads
 // @opentelemetry/api and nothing else (the package's main entry also loads express, winston and
-// undici), so a domain module and its unit tests stay free of the HTTP and logging stack.
+// the HTTP client), so a domain module and its unit tests stay free of the HTTP and logging stack.
 export { activeTraceIds, recordSpanError, withSpan } from './spans.ts';
 
 /**
@@ -9,6 +9,6 @@ export { activeTraceIds, recordSpanError, withSpan } from './spans.ts';
  */
 export function errorKind(error: unknown): 'timeout' | 'too_large' | 'error' {
   const e = error as { name?: string; code?: string };
-  if (e.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'too_large';
+  if (e.code === 'ERR_RESPONSE_TOO_LARGE') return 'too_large';
   return e.name === 'TimeoutError' || (e.code?.includes('TIMEOUT') ?? false) ? 'timeout' : 'error';
 }

@@ -13,12 +13,28 @@ export function recordSpanError(span: Span, error: unknown): void {
   span.setAttribute('error.type', (err as { code?: string }).code ?? err.name);
 }
 
+/**
+ * The active span when it belongs to a trace that is not sampled. Its children would not be
+ * recorded either (every sampler here follows its parent's decision), so none need be made: the
+ * active span stands in for them, and calls onwards carry its context, marked not sampled. Most
+ * requests under load are in such traces (TRACES_PER_SECOND), and making a span nobody records
+ * cost IDs, a context and garbage at every step (docs/performance.md).
+ */
+export function unsampledActiveSpan(): Span | undefined {
+  const span = trace.getActiveSpan();
+  if (!span || span.isRecording()) return undefined;
+  const ctx = span.spanContext();
+  return trace.isSpanContextValid(ctx) && (ctx.traceFlags & TraceFlags.SAMPLED) === 0 ? span : undefined;
+}
+
 /** Runs `fn` inside a new active span; failures are recorded and rethrown, the span always ends. */
 export async function withSpan<T>(
   name: string,
   attributes: Attributes,
   fn: (span: Span) => Promise<T> | T,
 ): Promise<T> {
+  const unsampled = unsampledActiveSpan();
+  if (unsampled) return fn(unsampled);
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn(span);

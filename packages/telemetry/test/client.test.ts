@@ -2,7 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, errorKind, type HttpClient, resolveUrl } from '../src/client.ts';
+import {
+  ConnectTimeoutError,
+  createHttpClient,
+  errorKind,
+  type HttpClient,
+  ResponseCutOffError,
+  ResponseTooLargeError,
+  resolveUrl,
+} from '../src/client.ts';
 import { requestContext } from '../src/context.ts';
 import { createMetrics, render, type ServiceMetrics } from '../src/metrics.ts';
 
@@ -11,6 +19,7 @@ interface Seen {
   method: string | undefined;
   headers: http.IncomingHttpHeaders;
   remoteAddress: string | undefined;
+  remotePort: number | undefined;
 }
 
 let server: http.Server;
@@ -73,6 +82,7 @@ beforeAll(async () => {
       method: req.method,
       headers: req.headers,
       remoteAddress: req.socket.remoteAddress,
+      remotePort: req.socket.remotePort,
     });
     if (req.url === '/hang') return; // never answers
     if (req.url?.startsWith('/big')) {
@@ -82,6 +92,12 @@ beforeAll(async () => {
       else res.writeHead(200);
       for (let i = 0; i < body.length; i += 4096) res.write(body.subarray(i, i + 4096));
       res.end();
+      return;
+    }
+    if (req.url === '/cut') {
+      // Promises 1000 bytes, sends 10, then hangs up.
+      res.writeHead(200, { 'content-length': 1000 });
+      res.write('0123456789', () => res.socket?.destroy());
       return;
     }
     if (req.url === '/missing') {
@@ -194,6 +210,24 @@ describe('createHttpClient', () => {
     expect(await clientCount({ peer_service: 'down', status_code: 'timeout' })).toBe(0);
   });
 
+  it('when the server hangs up before the whole body, then the call rejects as an error, counted so', async () => {
+    const c = client({ peerService: 'cut' });
+    const error = await c.request('/cut').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(errorKind(error)).toBe('error');
+    expect(await clientCount({ peer_service: 'cut', status_code: 'error' })).toBe(1);
+  });
+
+  it('when calls follow one another, then they share one kept-alive connection', async () => {
+    const c = client({ peerService: 'kept' });
+    const ports = new Set<number | undefined>();
+    for (let i = 0; i < 5; i++) {
+      await c.request('/kept');
+      ports.add(seen.at(-1)?.remotePort);
+    }
+    expect(ports.size).toBe(1);
+  });
+
   it('when a local address is given, then connections come from it', async () => {
     await client({ localAddress: '127.0.0.3' }).request('/from');
     expect(seen.at(-1)?.url).toBe('/from');
@@ -216,7 +250,7 @@ describe('createHttpClient with maxResponseBytes', () => {
       );
       expect(error).toMatchObject({
         name: 'ResponseTooLargeError',
-        code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+        code: 'ERR_RESPONSE_TOO_LARGE',
         message: 'capped answered with a body larger than 16384 bytes',
       });
       expect(errorKind(error)).toBe('too_large');
@@ -233,22 +267,10 @@ describe('createHttpClient with maxResponseBytes', () => {
 describe('errorKind', () => {
   it.each([
     ['a TimeoutError', Object.assign(new Error('t'), { name: 'TimeoutError' }), 'timeout'],
-    [
-      'an undici connect timeout',
-      Object.assign(new Error('t'), { code: 'UND_ERR_CONNECT_TIMEOUT' }),
-      'timeout',
-    ],
-    [
-      'an undici headers timeout',
-      Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
-      'timeout',
-    ],
+    ['a connect timeout', new ConnectTimeoutError('peer', 1_000), 'timeout'],
+    ['an answer cut off', new ResponseCutOffError('peer'), 'error'],
     ['a refused connection', Object.assign(new Error('r'), { code: 'ECONNREFUSED' }), 'error'],
-    [
-      'a body over maxResponseBytes',
-      Object.assign(new Error('b'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' }),
-      'too_large',
-    ],
+    ['a body over maxResponseBytes', new ResponseTooLargeError('peer', 1), 'too_large'],
     ['an AbortError', Object.assign(new Error('a'), { name: 'AbortError' }), 'error'],
     ['a non-error value', 'boom', 'error'],
   ])('when given %s, then it says %s', (_what, error, kind) => {

@@ -1,4 +1,5 @@
-// Loaded with `node --import` before the app, so OpenTelemetry patches express, http, undici and
-// winston before they are imported. The name is set first because the SDK reads it at start.
+// Loaded with `node --import` before the app, so the tracer, propagator and context manager are in
+// place when it starts (packages/telemetry/src/instrumentation.ts). The name is set first because
+// the SDK reads it at start.
 process.env.OTEL_SERVICE_NAME ||= 'route-config';
 await import('@failway/telemetry/instrumentation');

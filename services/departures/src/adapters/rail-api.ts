@@ -16,11 +16,11 @@ export interface RailApiOptions {
 export const RAIL_API_MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /**
- * The LDBWS REST API (or rail-sim standing in for it) over a keep-alive undici pool. The rail API
+ * The LDBWS REST API (or rail-sim standing in for it) over a keep-alive connection pool. The rail API
  * is a third party: it is not told our request IDs (they may come from the gateway's clients,
  * and are ours to correlate), so calls to it are made outside the request context, which is where
  * the HTTP client takes the X-Request-ID it forwards from. The trace context still goes (the
- * undici instrumentation injects it from the OpenTelemetry context, which is not left).
+ * client injects it from the OpenTelemetry context, which is not left).
  */
 export function createRailApi(options: RailApiOptions): RailApi & { close(): Promise<void> } {
   const client: HttpClient = createHttpClient({

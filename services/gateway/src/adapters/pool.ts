@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
 import { boardUnavailableProblemSchema, departuresAnswerSchema } from '@failway/contract';
-import { createHttpClient, type HttpClient, type Logger, type ServiceMetrics } from '@failway/telemetry';
+import {
+  createHttpClient,
+  type HttpClient,
+  keepAliveAgent,
+  type Logger,
+  type ServiceMetrics,
+  sendRequest,
+} from '@failway/telemetry';
 import { LRUCache } from 'lru-cache';
 import CircuitBreaker from 'opossum';
 import { Counter, Gauge } from 'prom-client';
-import { Agent, request } from 'undici';
 import type { BoardQuery, Replica, ReplicaPool, ReplicaResult } from '../domain/replicas.ts';
 import type { MemberAddress } from './member-names.ts';
 
@@ -121,7 +127,7 @@ export interface PoolTransport {
 
 /**
  * Largest board answer read from a replica (a board is a few kB; 1 MiB bounds what a broken
- * replica can make the gateway buffer). Over it the call fails as UND_ERR_RES_EXCEEDED_MAX_SIZE.
+ * replica can make the gateway buffer). Over it the call fails as `too_large`.
  */
 export const REPLICA_MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -137,7 +143,11 @@ export interface HttpTransportOptions {
 
 /** The transport over HTTP: the telemetry client for boards, a keep-alive agent for checks. */
 export function httpTransport(options: HttpTransportOptions): PoolTransport {
-  const checkAgent = new Agent({ connect: { timeout: options.connectTimeoutMs }, keepAliveTimeout: 10_000 });
+  const checkAgent = { idleMs: 10_000, connections: 4 };
+  const checkAgents = {
+    http: keepAliveAgent('http:', checkAgent),
+    https: keepAliveAgent('https:', checkAgent),
+  };
   return {
     boardClient: (url) =>
       createHttpClient({
@@ -149,13 +159,20 @@ export function httpTransport(options: HttpTransportOptions): PoolTransport {
         maxResponseBytes: REPLICA_MAX_RESPONSE_BYTES,
       }),
     async readyz(url) {
-      const res = await request(new URL('/readyz', url), {
-        dispatcher: checkAgent,
+      const target = new URL('/readyz', url).href;
+      const res = await sendRequest(target, {
+        agent: target.startsWith('https:') ? checkAgents.https : checkAgents.http,
+        peer: 'departures',
         signal: AbortSignal.timeout(options.readyzTimeoutMs),
+        connectTimeoutMs: options.connectTimeoutMs,
+        maxResponseBytes: REPLICA_MAX_RESPONSE_BYTES,
       });
-      return { status: res.statusCode, body: await res.body.text() };
+      return { status: res.status, body: res.body };
     },
-    close: () => checkAgent.close(),
+    close: async () => {
+      checkAgents.http.destroy();
+      checkAgents.https.destroy();
+    },
   };
 }
 
