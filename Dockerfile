@@ -62,10 +62,13 @@ ARG VERSION=0.1.0
 RUN apt-get update \
   && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
   && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx
-# NODE_OPTIONS: V8's heap sized for the published memory limits (160M), not from the host; the
-# same flags as compose, Kubernetes and npm start (packages/stack SERVICE_NODE_OPTIONS).
+# NODE_OPTIONS: V8's heap sized for the published memory limits (160M), not from the host; MALLOC_*:
+# glibc's malloc keeps less freed memory; the same as compose, Kubernetes and npm start
+# (packages/stack SERVICE_MEMORY_ENV, docs/performance.md).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-old-space-size=64 --max-semi-space-size=8" \
+    NODE_OPTIONS="--max-old-space-size=64 --max-semi-space-size=4" \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_TRIM_THRESHOLD_=131072 \
     HOST=0.0.0.0 \
     SERVICE_VERSION=${VERSION}
 WORKDIR /app

@@ -4,7 +4,7 @@
 // e2e/memory.e2e.test.ts proves each service stays inside its compose limit under load.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, SERVICE_NODE_OPTIONS } from '@failway/stack';
+import { REPO_ROOT, SERVICE_MEMORY_ENV, SERVICE_NODE_OPTIONS } from '@failway/stack';
 import { composeBytes, readComposeNodeServices } from '@failway/testkit';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -46,16 +46,24 @@ describe('memory settings', () => {
     expect(SERVICE_NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+ --max-semi-space-size=\d+$/);
   });
 
-  it('gives the image, every compose service and every Kubernetes Deployment the NODE_OPTIONS npm start uses', () => {
+  it('gives the image, every compose service and every Kubernetes Deployment the memory settings npm start uses', () => {
+    expect(Object.keys(SERVICE_MEMORY_ENV).sort()).toEqual(
+      ['MALLOC_ARENA_MAX', 'MALLOC_TRIM_THRESHOLD_', 'NODE_OPTIONS'].sort(),
+    );
     const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
-    expect(dockerfile).toContain(`NODE_OPTIONS="${SERVICE_NODE_OPTIONS}"`);
+    // The runtime stage's ENV instruction, continued lines joined.
+    const runtimeEnv = /^ENV (?:.*\\\n)*.*$/m.exec(dockerfile.slice(dockerfile.indexOf('AS runtime')))?.[0];
     expect([...compose.keys()].sort()).toEqual(
       ['departures-a', 'departures-b', 'gateway', 'rail-sim', 'route-config'].sort(),
     );
-    for (const [name, svc] of compose) expect(svc.environment.NODE_OPTIONS, name).toBe(SERVICE_NODE_OPTIONS);
-    for (const service of SERVICES) {
-      const env = k8sContainer(K8S_FILES[service]).env ?? [];
-      expect(env.find((e) => e.name === 'NODE_OPTIONS')?.value, service).toBe(SERVICE_NODE_OPTIONS);
+    for (const [key, value] of Object.entries(SERVICE_MEMORY_ENV)) {
+      const quoted = value.includes(' ') ? `"${value}"` : value;
+      expect(`${runtimeEnv} `, `Dockerfile ${key}`).toContain(` ${key}=${quoted} `);
+      for (const [name, svc] of compose) expect(svc.environment[key], `${name} ${key}`).toBe(value);
+      for (const service of SERVICES) {
+        const env = k8sContainer(K8S_FILES[service]).env ?? [];
+        expect(env.find((e) => e.name === key)?.value, `${service} ${key}`).toBe(value);
+      }
     }
   });
 

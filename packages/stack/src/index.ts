@@ -3,6 +3,7 @@ export {
   bindError,
   type LogLine,
   REPO_ROOT,
+  SERVICE_MEMORY_ENV,
   SERVICE_NODE_OPTIONS,
   type ServiceProcess,
   type StartOptions,
