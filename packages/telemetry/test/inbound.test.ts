@@ -14,6 +14,7 @@ import {
   UNTRUSTED_LINK_ATTRIBUTE,
   UntrustedInboundPropagator,
 } from '../src/inbound.ts';
+import { keepEnded } from './support.ts';
 
 const CLIENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
@@ -51,16 +52,7 @@ describe('UntrustedInboundPropagator', () => {
 
   it("when the server span starts in the extracted context, then it is the root of a new trace with a link to the client's span; without a valid traceparent, no link", () => {
     const ended: ReadableSpan[] = [];
-    const provider = new TracerProvider({
-      spanProcessors: [
-        {
-          onStart: () => {},
-          onEnd: (s) => ended.push(s),
-          forceFlush: async () => {},
-          shutdown: async () => {},
-        },
-      ],
-    });
+    const provider = new TracerProvider({ spanProcessors: [keepEnded(ended)] });
     const tracer = provider.getTracer('test');
     const edge = new UntrustedInboundPropagator(w3c());
     for (const headers of [HEADERS, { traceparent: 'garbage' }, {}]) {

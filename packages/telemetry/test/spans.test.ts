@@ -19,7 +19,7 @@ import { createServiceApp } from '../src/http.ts';
 import { createLogger } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { withSpan } from '../src/spans.ts';
-import { CaptureTransport } from './support.ts';
+import { CaptureTransport, keepEnded } from './support.ts';
 
 // The spans the package makes: the request middleware's server span (http.ts), the HTTP client's
 // (client.ts) and withSpan's (spans.ts), with the SDK wired as the services wire it (sdk.ts): a real
@@ -30,14 +30,7 @@ let sampler: Sampler = new AlwaysOnSampler();
 const provider = new TracerProvider({
   // Decides per call: the test flips between recording and not.
   sampler: { shouldSample: (...args) => sampler.shouldSample(...args), toString: () => 'switch' },
-  spanProcessors: [
-    {
-      onStart: () => {},
-      onEnd: (s) => ended.push(s),
-      forceFlush: async () => {},
-      shutdown: async () => {},
-    },
-  ],
+  spanProcessors: [keepEnded(ended)],
 });
 const tracer = provider.getTracer('test');
 

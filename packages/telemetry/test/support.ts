@@ -1,3 +1,4 @@
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import TransportStream from 'winston-transport';
 
 const MESSAGE = Symbol.for('message');
@@ -27,4 +28,14 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
+}
+
+/** A span processor that keeps every ended span in `into`. */
+export function keepEnded(into: ReadableSpan[]): SpanProcessor {
+  return {
+    onStart: () => {},
+    onEnd: (span) => into.push(span),
+    forceFlush: async () => {},
+    shutdown: async () => {},
+  };
 }
