@@ -140,5 +140,14 @@ export function render(results: RowResult[], ratios: Ratios, idle: IdleMemory[],
     `  telemetry on (exporting) vs off, throughput cost: gateway ${pct(ratios.telemetryCostGatewayPct)}, departures ${pct(ratios.telemetryCostDeparturesPct)}`,
   );
   if (fleet) out.push(fleet);
+  const rounds = results.flatMap((r) => {
+    const each = r.extra?.roundsReqPerSec;
+    return Array.isArray(each) ? [{ id: r.id, each: each as (number | null)[] }] : [];
+  });
+  if (rounds.some((r) => r.each.length > 1)) {
+    out.push('  req/s of each interleaved round (the rows above are the median rounds):');
+    for (const r of rounds)
+      out.push(`    ${r.id.padEnd(15)} ${r.each.map((n) => (n === null ? 'n/a' : int(n))).join(' / ')}`);
+  }
   return out.join('\n');
 }

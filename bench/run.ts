@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: npm run bench [-- --quick]   (env: BENCH_DURATION_S, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_NODE_ARGS)`,
+    `bench: ${message}\nusage: npm run bench [-- --quick]   (env: BENCH_DURATION_S, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_NODE_ARGS)`,
   );
   process.exit(2);
 }
@@ -57,7 +57,14 @@ function intEnv(name: string, fallback: number, min: number, max: number): numbe
   return value;
 }
 
-const DURATION_S = intEnv('BENCH_DURATION_S', QUICK ? 3 : 15, 1, 600);
+const DURATION_S = intEnv('BENCH_DURATION_S', QUICK ? 3 : 10, 1, 600);
+/**
+ * Rounds of the four off/on rows, interleaved (gateway-off, gateway-on, departures-off,
+ * departures-on, again): on a shared machine the CPU available drifts by several percent over
+ * minutes, which one run of each, minutes apart, turned into a telemetry "cost" of either sign.
+ * Each row reports its median round.
+ */
+const ROUNDS = intEnv('BENCH_ROUNDS', QUICK ? 1 : 3, 1, 20);
 const CONNECTIONS = intEnv('BENCH_CONNECTIONS', 32, 1, 1_000);
 const THREADS = Math.min(intEnv('BENCH_THREADS', 2, 1, 64), CONNECTIONS);
 const WARMUP_S = QUICK ? 1 : 3;
@@ -67,6 +74,8 @@ const CACHE_TTL_S = 5;
 /** Routes the fleet row spreads its load over. */
 const FLEET_ROUTES = 12;
 const FLEET_DURATION_S = QUICK ? 2 * CACHE_TTL_S : Math.max(DURATION_S, 3 * CACHE_TTL_S);
+/** The rows run in interleaved rounds (see ROUNDS). */
+const ROUND_ROW_IDS = ['gateway-off', 'gateway-on', 'departures-off', 'departures-on'] as const;
 const ADMIN_TOKEN = 'bench-admin-token';
 const ZERO_PORTS = { gateway: 0, routeConfig: 0, departures: [0, 0] as [number, number], railSim: 0 };
 const GATEWAY_PATH = '/api/departures?from=WHP&to=LTN';
@@ -84,7 +93,11 @@ const ROW_IDS = [
 ] as const;
 /** The whole run, however it goes: six stack-or-ceiling starts plus every row, with room. */
 const TOTAL_TIMEOUT_MS =
-  (120 + ROW_IDS.length * (WARMUP_S + DURATION_S + 20) + FLEET_DURATION_S + 3 * 60) * 1_000;
+  (120 +
+    (ROW_IDS.length + (ROUNDS - 1) * ROUND_ROW_IDS.length) * (WARMUP_S + DURATION_S + 20) +
+    FLEET_DURATION_S +
+    3 * 60) *
+  1_000;
 
 // ---------------------------------------------------------------------------------------------
 // Clean-up: everything started is registered here and stopped in reverse, however the run ends.
@@ -330,20 +343,29 @@ function startBenchStack(telemetry: 'off' | 'on', collector?: Collector): Promis
   });
 }
 
-async function withStack<T>(name: string, start: () => Promise<Stack>, body: (stack: Stack) => Promise<T>) {
+/** Starts a stack that is stopped at the end of the run (or by `stop`), whatever happens. */
+async function startManaged(name: string, start: () => Promise<Stack>): Promise<Stack> {
   const t0 = Date.now();
   note(`starting the ${name} stack (production build)`);
   const stack = await start();
-  const entry = { what: `${name} stack`, run: () => stack.stop() };
-  cleanups.push(entry);
+  cleanups.push({ what: `${name} stack`, run: () => stack.stop() });
   note(`${name} stack ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  try {
-    return await body(stack);
-  } finally {
-    const index = cleanups.indexOf(entry);
-    if (index !== -1) cleanups.splice(index, 1);
-    await stack.stop();
-  }
+  return stack;
+}
+
+/**
+ * The round of a row with the median throughput, with every round's req/s in `extra`; a failed
+ * round makes the row failed.
+ */
+function medianRound(rounds: RowResult[]): RowResult | undefined {
+  const failed = rounds.find((r) => !r.ok);
+  const sorted = [...rounds].sort((a, b) => (a.reqPerSec ?? 0) - (b.reqPerSec ?? 0));
+  const pick = failed ?? sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!pick) return undefined;
+  return {
+    ...pick,
+    extra: { ...pick.extra, roundsReqPerSec: rounds.map((r) => r.reqPerSec ?? null) },
+  };
 }
 
 function stackMeasured(stack: Stack, collector?: Collector): Measured[] {
@@ -501,6 +523,14 @@ interface Board {
   contentType: string;
 }
 
+/** A stack's URLs under test: the gateway's cached path, and its route owner's own. */
+interface Urls {
+  gateway: string;
+  departures: string;
+  /** The replica that owns the route (`departures-a`). */
+  replica: string;
+}
+
 async function fetchBoard(url: string): Promise<Board> {
   const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) });
   const body = Buffer.from(await res.arrayBuffer());
@@ -593,6 +623,7 @@ async function main(): Promise<number> {
   const settings = {
     quick: QUICK,
     durationS: DURATION_S,
+    rounds: ROUNDS,
     warmupS: WARMUP_S,
     connections: CONNECTIONS,
     threads: THREADS,
@@ -608,7 +639,7 @@ async function main(): Promise<number> {
   note(
     `${machine.cpuCount} × ${machine.cpuModel}, ${(machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, ${machine.os} ${machine.kernel}${
       HAS_PROC ? '' : ' (no /proc: CPU and memory columns are n/a)'
-    }; ${QUICK ? 'quick run' : 'full run'}: ${DURATION_S} s per row`,
+    }; ${QUICK ? 'quick run' : 'full run'}: ${DURATION_S} s per row, ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} of the off/on rows`,
   );
   const load1 = Number(machine.loadAverage?.split(' ')[0]);
   if (load1 > machine.cpuCount / 2) {
@@ -627,81 +658,26 @@ async function main(): Promise<number> {
   let board: Board | undefined;
   let fleet: Record<string, unknown> | undefined;
 
-  // 1. Telemetry off: the board bytes for the ceilings, gateway-off, departures-off, the fleet row.
-  await withStack(
-    'telemetry-off',
-    () => startBenchStack('off'),
-    async (stack) => {
-      const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
-      const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
-      board = await fetchBoard(gatewayUrl);
-      const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
-      await fetchBoard(departuresUrl);
-      await sleep(1_000);
-      const measured = stackMeasured(stack);
-      idle.push(idleMemory('telemetry off', measured));
-      results.set(
-        'gateway-off',
-        await runRow({
-          id: 'gateway-off',
-          title: 'gateway, cached board, telemetry off',
-          url: gatewayUrl,
-          telemetry: 'off',
-          measured,
-        }),
-      );
-      results.set(
-        'departures-off',
-        await runRow({
-          id: 'departures-off',
-          title: `departures-${'ab'[owner]} direct, cached board, telemetry off`,
-          url: departuresUrl,
-          telemetry: 'off',
-          measured,
-        }),
-      );
-
-      // Fleet-wide upstream calls per route per TTL: every route warmed first, then counted.
-      const paths = await fleetRoutes(stack.gateway.url, FLEET_ROUTES);
-      for (const path of paths) await fetchBoard(`${stack.gateway.url}${path}`);
-      const script = roundRobinScript(scratch, paths);
-      const calls0 = await departuresCounter(stack, 'departures_upstream_requests_total');
-      const rail0 = sumMetric(await getText(`${stack.railSim.url}/metrics`), 'railsim_requests_total');
-      const from = Date.now();
-      const row = await runRow({
-        id: 'fleet-upstream',
-        title: `gateway over ${paths.length} routes (fleet upstream calls)`,
-        url: stack.gateway.url,
-        telemetry: 'off',
-        measured,
-        script,
-        durationS: FLEET_DURATION_S,
-      });
-      const windowS = (Date.now() - from) / 1_000;
-      const calls1 = await departuresCounter(stack, 'departures_upstream_requests_total');
-      const rail1 = sumMetric(await getText(`${stack.railSim.url}/metrics`), 'railsim_requests_total');
-      const byReplica = calls1.map((n, i) => n - (calls0[i] ?? 0));
-      const calls = byReplica.reduce((a, b) => a + b, 0);
-      // The counting window is the row's warm-up and run, between the two counter reads.
-      const perRouteTtl = calls / (paths.length * (windowS / CACHE_TTL_S));
-      fleet = {
-        routes: paths,
-        cacheTtlS: CACHE_TTL_S,
-        windowS: Number(windowS.toFixed(1)),
-        upstreamCalls: calls,
-        upstreamCallsByReplica: byReplica,
-        railSimRequests: rail1 - rail0,
-        callsPerRoutePerTtl: perRouteTtl,
-      };
-      row.extra = fleet;
-      results.set('fleet-upstream', row);
-    },
-  ).catch((error: unknown) => {
+  // 1. The telemetry-off stack: the board bytes for the ceilings.
+  let off: Stack | undefined;
+  let offUrls: Urls | undefined;
+  try {
+    off = await startManaged('telemetry-off', () => startBenchStack('off'));
+    const stack = off;
+    const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
+    const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
+    board = await fetchBoard(gatewayUrl);
+    const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
+    await fetchBoard(departuresUrl);
+    await sleep(1_000);
+    idle.push(idleMemory('telemetry off', stackMeasured(stack)));
+    offUrls = { gateway: gatewayUrl, departures: departuresUrl, replica: `departures-${'ab'[owner]}` };
+  } catch (error) {
     if (signal.aborted) throw signal.reason;
     note(`telemetry-off stack: ${(error as Error).message}`);
-  });
+  }
 
-  // 2. The ceilings, with the stack stopped, on the gateway's own bytes.
+  // 2. The ceilings, on the gateway's own bytes, while the only stack up is idle.
   if (board) {
     const bodyFile = join(scratch, 'board.json');
     writeFileSync(bodyFile, board.body);
@@ -738,51 +714,106 @@ async function main(): Promise<number> {
     }
   }
 
-  // 3. Telemetry on, exporting every span to the project's collector.
+  // 3. The telemetry-on stack, exporting every span to the project's collector.
+  let on: { stack: Stack; collector: Collector; urls: Urls } | undefined;
   try {
     const collector = await startCollector(collectorBin.path, scratch);
-    await withStack(
-      'telemetry-on',
-      () => startBenchStack('on', collector),
-      async (stack) => {
-        const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
-        const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
-        const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
-        await fetchBoard(departuresUrl);
-        await sleep(1_000);
-        const measured = stackMeasured(stack, collector);
-        idle.push(idleMemory('telemetry on', measured));
-        results.set(
-          'gateway-on',
-          await runRow({
-            id: 'gateway-on',
-            title: 'gateway, cached board, telemetry on (exporting)',
-            url: gatewayUrl,
-            telemetry: 'on',
-            measured,
-            collector,
-          }),
-        );
-        results.set(
-          'departures-on',
-          await runRow({
-            id: 'departures-on',
-            title: `departures-${'ab'[owner]} direct, cached board, telemetry on (exporting)`,
-            url: departuresUrl,
-            telemetry: 'on',
-            measured,
-            collector,
-          }),
-        );
-      },
-    );
-    const file = statSync(collector.tracesFile, { throwIfNoEntry: false });
-    if (file)
-      note(`the collector wrote ${(file.size / 2 ** 20).toFixed(1)} MB of spans (protobuf), now deleted`);
-    await collector.stop();
+    const stack = await startManaged('telemetry-on', () => startBenchStack('on', collector));
+    const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
+    const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
+    const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
+    await fetchBoard(departuresUrl);
+    await sleep(1_000);
+    idle.push(idleMemory('telemetry on', stackMeasured(stack, collector)));
+    on = {
+      stack,
+      collector,
+      urls: { gateway: gatewayUrl, departures: departuresUrl, replica: `departures-${'ab'[owner]}` },
+    };
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     note(`telemetry-on stack: ${(error as Error).message}`);
+  }
+
+  // 4. The off and on rows in interleaved rounds, each stack idle while the other is measured.
+  const rounds = new Map<string, RowResult[]>(ROUND_ROW_IDS.map((id) => [id, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) note(`round ${round} of ${ROUNDS}`);
+    for (const id of ROUND_ROW_IDS) {
+      const telemetry = id.endsWith('-on') ? 'on' : 'off';
+      const target = telemetry === 'on' ? on : off && offUrls ? { stack: off, urls: offUrls } : undefined;
+      if (!target) continue;
+      const collector = telemetry === 'on' ? on?.collector : undefined;
+      const gateway = id.startsWith('gateway');
+      const how = telemetry === 'on' ? 'on (exporting)' : 'off';
+      rounds.get(id)?.push(
+        await runRow({
+          id,
+          title: gateway
+            ? `gateway, cached board, telemetry ${how}`
+            : `${target.urls.replica} direct, cached board, telemetry ${how}`,
+          url: gateway ? target.urls.gateway : target.urls.departures,
+          telemetry,
+          measured: stackMeasured(target.stack, collector),
+          ...(collector ? { collector } : {}),
+        }),
+      );
+    }
+  }
+  for (const [id, list] of rounds) {
+    const row = medianRound(list);
+    if (row) results.set(id, row);
+  }
+  if (on) {
+    const file = statSync(on.collector.tracesFile, { throwIfNoEntry: false });
+    await on.stack.stop();
+    if (file)
+      note(`the collector wrote ${(file.size / 2 ** 20).toFixed(1)} MB of spans (protobuf), now deleted`);
+    await on.collector.stop();
+  }
+
+  // 5. Fleet-wide upstream calls per route per TTL (telemetry off): every route warmed first.
+  if (off) {
+    const stack = off;
+    try {
+      const paths = await fleetRoutes(stack.gateway.url, FLEET_ROUTES);
+      for (const path of paths) await fetchBoard(`${stack.gateway.url}${path}`);
+      const script = roundRobinScript(scratch, paths);
+      const calls0 = await departuresCounter(stack, 'departures_upstream_requests_total');
+      const rail0 = sumMetric(await getText(`${stack.railSim.url}/metrics`), 'railsim_requests_total');
+      const from = Date.now();
+      const row = await runRow({
+        id: 'fleet-upstream',
+        title: `gateway over ${paths.length} routes (fleet upstream calls)`,
+        url: stack.gateway.url,
+        telemetry: 'off',
+        measured: stackMeasured(stack),
+        script,
+        durationS: FLEET_DURATION_S,
+      });
+      const windowS = (Date.now() - from) / 1_000;
+      const calls1 = await departuresCounter(stack, 'departures_upstream_requests_total');
+      const rail1 = sumMetric(await getText(`${stack.railSim.url}/metrics`), 'railsim_requests_total');
+      const byReplica = calls1.map((n, i) => n - (calls0[i] ?? 0));
+      const calls = byReplica.reduce((a, b) => a + b, 0);
+      // The counting window is the row's warm-up and run, between the two counter reads.
+      const perRouteTtl = calls / (paths.length * (windowS / CACHE_TTL_S));
+      fleet = {
+        routes: paths,
+        cacheTtlS: CACHE_TTL_S,
+        windowS: Number(windowS.toFixed(1)),
+        upstreamCalls: calls,
+        upstreamCallsByReplica: byReplica,
+        railSimRequests: rail1 - rail0,
+        callsPerRoutePerTtl: perRouteTtl,
+      };
+      row.extra = fleet;
+      results.set('fleet-upstream', row);
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      note(`fleet row: ${(error as Error).message}`);
+    }
+    await stack.stop();
   }
 
   // Report: every row in order; a missing one is a failed one.
@@ -807,7 +838,7 @@ async function main(): Promise<number> {
     `Failway bench — ${startedAt.toISOString()} — commit ${git.commit?.slice(0, 12) ?? 'unknown'}${git.dirty ? ' (with uncommitted changes)' : ''}`,
   );
   out(
-    `${machine.cpuCount} × ${machine.cpuModel}, ${(machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, ${machine.os} ${machine.kernel}; wrk -t${THREADS} -c${CONNECTIONS}, ${DURATION_S} s per row after ${WARMUP_S} s warm-up, production build`,
+    `${machine.cpuCount} × ${machine.cpuModel}, ${(machine.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, Node ${machine.node}, ${machine.os} ${machine.kernel}; wrk -t${THREADS} -c${CONNECTIONS}, ${DURATION_S} s per row after ${WARMUP_S} s warm-up, off/on rows: median of ${ROUNDS} interleaved round${ROUNDS === 1 ? '' : 's'}, production build`,
   );
   out();
   out(render(rows, ratios, idle, fleetLine));
