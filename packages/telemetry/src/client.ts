@@ -1,8 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
+import type { Agent, AgentOptions } from 'node:http';
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { currentRequestId } from './context.ts';
 import { exemplarFor, type ServiceMetrics } from './metrics.ts';
+import { http, https } from './node-http.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
 import { recordSpanError, traceIdsOf, unsampledActiveSpan } from './spans.ts';
 import { errorKind } from './spans-entry.ts';
@@ -67,7 +67,7 @@ export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 
 
 export interface SendOptions {
   /** A keep-alive agent of the URL's scheme (`keepAliveAgent`). */
-  agent: http.Agent;
+  agent: Agent;
   /** Who is called, for error messages. */
   peer: string;
   method?: HttpMethod;
@@ -80,8 +80,8 @@ export interface SendOptions {
 }
 
 /** A keep-alive agent for `url`'s scheme; idle sockets close after `idleMs` (or the server's hint). */
-export function keepAliveAgent(url: string, options: { idleMs: number; connections: number }): http.Agent {
-  const agentOptions: http.AgentOptions = {
+export function keepAliveAgent(url: string, options: { idleMs: number; connections: number }): Agent {
+  const agentOptions: AgentOptions = {
     keepAlive: true,
     maxSockets: options.connections,
     maxFreeSockets: options.connections,
@@ -191,10 +191,10 @@ export { errorKind };
  * the trace is recorded or not).
  *
  * Made here rather than by @opentelemetry/instrumentation-undici, as the server span is made by
- * the request middleware (http.ts): the bench showed that instrumentation cost the gateway more
- * than its own request handling once spans were sampled (attributes parsed from the URL and
- * headers, a histogram recorded on a meter nobody reads, for every call, recorded or not), where
- * this client already knows the method, URL and peer (docs/performance.md).
+ * the request middleware (http.ts): allocation profiles put that instrumentation, with undici,
+ * among the largest allocators of a gateway request (attributes parsed from the URL and headers
+ * and a histogram recorded on a meter nobody reads, for every call, recorded or not), where this
+ * client already knows the method, URL and peer (docs/performance.md).
  */
 function startClientSpan(
   method: string,

@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { type AddressInfo, Server as NetServer, type Socket } from 'node:net';
 import type { Express } from 'express';
 import { problemType } from './errors.ts';
 import type { Health } from './health.ts';
 import { runShutdownHooks } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
+import { http } from './node-http.ts';
 
 /**
  * The limits every service's HTTP server runs with (docs/security.md says what each protects).
@@ -100,7 +101,7 @@ export interface RunningServer {
 export async function serve(app: Express, options: ServeOptions): Promise<RunningServer> {
   const { logger, health } = options;
   const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS, ...options.limits };
-  const server = createServer(
+  const server = http.createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
