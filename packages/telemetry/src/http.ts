@@ -1,12 +1,4 @@
-import {
-  context,
-  propagation,
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  TraceFlags,
-  trace,
-} from '@opentelemetry/api';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import express, {
   type ErrorRequestHandler,
   type Express,
@@ -21,7 +13,7 @@ import { linkUntrustedParent } from './inbound.ts';
 import type { Logger } from './logger.ts';
 import { exemplarFor, render, type ServiceMetrics } from './metrics.ts';
 import { REQUEST_ID_HEADER, resolveRequestId } from './request-id.ts';
-import { traceIdsOf } from './spans.ts';
+import { isUnsampled, traceIdsOf } from './spans.ts';
 
 export interface ServiceAppOptions {
   logger: Logger;
@@ -159,8 +151,7 @@ function startServerSpan(req: Request, requestId: string) {
   // The caller's trace is not sampled: no span of ours would be recorded (the sampler follows the
   // caller), so the caller's context stands in for it (see unsampledActiveSpan).
   const caller = trace.getSpanContext(parent);
-  if (caller && trace.isSpanContextValid(caller) && (caller.traceFlags & TraceFlags.SAMPLED) === 0)
-    return { span: trace.wrapSpanContext(caller), context: parent };
+  if (isUnsampled(caller)) return { span: trace.wrapSpanContext(caller), context: parent };
   const span = tracer.startSpan(req.method, { kind: SpanKind.SERVER }, parent);
   // Attributes only for a span that is recorded: most requests under load are not sampled.
   if (span.isRecording()) {

@@ -56,7 +56,7 @@ export interface TelemetryOptions {
 export interface Telemetry {
   serviceName: string;
   exporting: boolean;
-  /** False when OTEL_SDK_DISABLED=true: no spans, no instrumentation, nothing patched. */
+  /** False when OTEL_SDK_DISABLED=true: no spans, no context manager, no propagation. */
   enabled: boolean;
   /** What inbound trace context does: joined (internal services) or linked (the public edge). */
   inboundTraceContext: InboundTraceContext;
@@ -65,7 +65,8 @@ export interface Telemetry {
 
 /**
  * Starts tracing: a TracerProvider with W3C trace context and baggage propagation, async-local
- * context, the given instrumentations enabled, and OTLP/HTTP trace export when
+ * context (spans are made by the request middleware and the HTTP client; nothing is patched), and
+ * OTLP/HTTP trace export when
  * OTEL_EXPORTER_OTLP_ENDPOINT (or the traces-specific variable) is set. Without an endpoint spans
  * are still made, so logs and exemplars carry trace IDs, but nothing is exported.
  * TRACE_INBOUND_CONTEXT=link (the gateway) starts a new trace for every inbound request, linked to

@@ -1,4 +1,11 @@
-import { type Attributes, type Span, SpanStatusCode, TraceFlags, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Span,
+  type SpanContext,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from '@opentelemetry/api';
 
 const tracer = trace.getTracer('@failway/telemetry');
 
@@ -22,9 +29,12 @@ export function recordSpanError(span: Span, error: unknown): void {
  */
 export function unsampledActiveSpan(): Span | undefined {
   const span = trace.getActiveSpan();
-  if (!span || span.isRecording()) return undefined;
-  const ctx = span.spanContext();
-  return trace.isSpanContextValid(ctx) && (ctx.traceFlags & TraceFlags.SAMPLED) === 0 ? span : undefined;
+  return span && !span.isRecording() && isUnsampled(span.spanContext()) ? span : undefined;
+}
+
+/** A real trace (valid IDs) whose sampling decision was not to record it. */
+export function isUnsampled(ctx: SpanContext | undefined): ctx is SpanContext {
+  return ctx !== undefined && trace.isSpanContextValid(ctx) && (ctx.traceFlags & TraceFlags.SAMPLED) === 0;
 }
 
 /** Runs `fn` inside a new active span; failures are recorded and rethrown, the span always ends. */
