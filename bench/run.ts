@@ -547,6 +547,20 @@ async function ownerOf(stack: Stack, warm: () => Promise<unknown>): Promise<numb
   return moved === -1 ? 0 : moved;
 }
 
+/**
+ * Readies a stack for its rows: finds the route's owner, fetches the gateway's board (the bytes
+ * the ceilings serve) and the owner's own, then lets it settle a second (idle memory is next).
+ */
+async function readyForRows(stack: Stack): Promise<{ urls: Urls; board: Board }> {
+  const gateway = `${stack.gateway.url}${GATEWAY_PATH}`;
+  const owner = await ownerOf(stack, () => fetchBoard(gateway));
+  const board = await fetchBoard(gateway);
+  const departures = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
+  await fetchBoard(departures);
+  await sleep(1_000);
+  return { urls: { gateway, departures, replica: `departures-${'ab'[owner]}` }, board };
+}
+
 /** Named routes first, then pairs of neighbouring stations, up to `count` distinct routes. */
 async function fleetRoutes(gatewayUrl: string, count: number): Promise<string[]> {
   const { routes } = JSON.parse(await getText(`${gatewayUrl}/api/routes`)) as {
@@ -659,19 +673,13 @@ async function main(): Promise<number> {
   let fleet: Record<string, unknown> | undefined;
 
   // 1. The telemetry-off stack: the board bytes for the ceilings.
-  let off: Stack | undefined;
-  let offUrls: Urls | undefined;
+  let off: { stack: Stack; urls: Urls } | undefined;
   try {
-    off = await startManaged('telemetry-off', () => startBenchStack('off'));
-    const stack = off;
-    const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
-    const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
-    board = await fetchBoard(gatewayUrl);
-    const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
-    await fetchBoard(departuresUrl);
-    await sleep(1_000);
+    const stack = await startManaged('telemetry-off', () => startBenchStack('off'));
+    const ready = await readyForRows(stack);
+    board = ready.board;
     idle.push(idleMemory('telemetry off', stackMeasured(stack)));
-    offUrls = { gateway: gatewayUrl, departures: departuresUrl, replica: `departures-${'ab'[owner]}` };
+    off = { stack, urls: ready.urls };
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     note(`telemetry-off stack: ${(error as Error).message}`);
@@ -719,17 +727,9 @@ async function main(): Promise<number> {
   try {
     const collector = await startCollector(collectorBin.path, scratch);
     const stack = await startManaged('telemetry-on', () => startBenchStack('on', collector));
-    const gatewayUrl = `${stack.gateway.url}${GATEWAY_PATH}`;
-    const owner = await ownerOf(stack, () => fetchBoard(gatewayUrl));
-    const departuresUrl = `${stack.departures[owner]?.url}${DEPARTURES_PATH}`;
-    await fetchBoard(departuresUrl);
-    await sleep(1_000);
+    const { urls } = await readyForRows(stack);
     idle.push(idleMemory('telemetry on', stackMeasured(stack, collector)));
-    on = {
-      stack,
-      collector,
-      urls: { gateway: gatewayUrl, departures: departuresUrl, replica: `departures-${'ab'[owner]}` },
-    };
+    on = { stack, collector, urls };
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     note(`telemetry-on stack: ${(error as Error).message}`);
@@ -741,7 +741,7 @@ async function main(): Promise<number> {
     if (ROUNDS > 1) note(`round ${round} of ${ROUNDS}`);
     for (const id of ROUND_ROW_IDS) {
       const telemetry = id.endsWith('-on') ? 'on' : 'off';
-      const target = telemetry === 'on' ? on : off && offUrls ? { stack: off, urls: offUrls } : undefined;
+      const target = telemetry === 'on' ? on : off;
       if (!target) continue;
       const collector = telemetry === 'on' ? on?.collector : undefined;
       const gateway = id.startsWith('gateway');
@@ -774,7 +774,7 @@ async function main(): Promise<number> {
 
   // 5. Fleet-wide upstream calls per route per TTL (telemetry off): every route warmed first.
   if (off) {
-    const stack = off;
+    const { stack } = off;
     try {
       const paths = await fleetRoutes(stack.gateway.url, FLEET_ROUTES);
       for (const path of paths) await fetchBoard(`${stack.gateway.url}${path}`);
