@@ -3,10 +3,9 @@
 #   docker build --build-arg SERVICE=gateway -t ghcr.io/failway/gateway:0.1.0 .
 # compose.yaml builds each service this way, with versions from .env.
 #
-# The runtime stage holds compiled JavaScript (dist/), production dependencies, and the service's
-# static files (gateway public/, route-config config/) — no TypeScript sources, declarations,
-# source maps or tests. Workspace packages resolve to dist/ there because their "exports" fall
-# through to "default" when the `source` condition is not given, which only development sets.
+# The runtime stage holds the service's production bundle (bundle/: its compiled code and every
+# dependency it imports, made by scripts/bundle.ts) and its static files (gateway public/,
+# route-config config/): no node_modules, TypeScript sources, declarations, source maps or tests.
 
 ARG NODE_VERSION=24.21.0
 
@@ -28,31 +27,28 @@ ARG SERVICE
 RUN test -n "${SERVICE}" || (echo 'build with --build-arg SERVICE=<rail-sim|route-config|departures|gateway>' >&2; exit 1)
 # --ignore-scripts: the image already has Node 24, so the dev dependency `node` (whose preinstall
 # downloads Node 24 for machines that lack it) must not fetch a second one. No other dependency
-# needs its install script (package.json allowScripts: protobufjs, cpu-features, ssh2 are off).
+# needs its install script (package.json allowScripts: protobufjs, cpu-features, ssh2 and esbuild,
+# whose script only checks the binary its platform package brings, are off).
 # Without its preinstall, npm links no node_modules/.bin/node, so npx uses the image's node.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.base.json ./
+COPY scripts/bundle.ts scripts/
 COPY packages/contract/ packages/contract/
 COPY packages/telemetry/ packages/telemetry/
 COPY services/${SERVICE}/ services/${SERVICE}/
-# tsc -b follows the project references to packages/telemetry and packages/contract (built
-# for every service: the copy below takes both). The output tree /out is exactly what
-# the runtime stage gets: manifests, dist/ without declarations, and the service's data folders.
+# tsc -b compiles and type-checks the service, following its project references to
+# packages/telemetry and packages/contract; scripts/bundle.ts bundles the compiled entry points
+# with everything they import. The output tree /out is exactly what the runtime stage gets: the
+# service's manifest, bundle/ and its data folders.
 RUN npx tsc -b packages/contract "services/${SERVICE}" \
-  && mkdir -p "/out/packages/contract" "/out/packages/telemetry" "/out/services/${SERVICE}" \
-  && for dir in packages/contract packages/telemetry "services/${SERVICE}"; do \
-       cp "${dir}/package.json" "/out/${dir}/" && cp -R "${dir}/dist" "/out/${dir}/"; \
-     done \
+  && node scripts/bundle.ts "${SERVICE}" \
+  && mkdir -p "/out/services/${SERVICE}" \
+  && cp "services/${SERVICE}/package.json" "/out/services/${SERVICE}/" \
+  && cp -R "services/${SERVICE}/bundle" "/out/services/${SERVICE}/" \
   && for data in public config; do \
        if [ -d "services/${SERVICE}/${data}" ]; then cp -R "services/${SERVICE}/${data}" "/out/services/${SERVICE}/"; fi; \
      done \
-  && find /out -name '*.d.ts' -delete -o -name '*.map' -delete -o -name '*.tsbuildinfo' -delete \
-  && cp package.json /out/
-
-FROM manifests AS prod-deps
-ARG SERVICE
-# Only this service's production dependencies (and those of the workspace packages it uses).
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --workspace "services/${SERVICE}" --no-audit --no-fund
+  && find /out -name '*.d.ts' -delete -o -name '*.map' -delete -o -name '*.tsbuildinfo' -delete
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ARG SERVICE
@@ -73,7 +69,6 @@ ENV NODE_ENV=production \
     SERVICE_VERSION=${VERSION}
 WORKDIR /app
 # Owned by root and read-only to the `node` user the process runs as.
-COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /out/ ./
 WORKDIR /app/services/${SERVICE}
 USER node
@@ -81,6 +76,6 @@ LABEL org.opencontainers.image.title="failway-${SERVICE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="https://github.com/failway/failway"
 ENTRYPOINT ["/usr/bin/tini", "--"]
-# The same command as `npm run start:dist`: telemetry is loaded before the app so that the
+# The same command as `npm run start:bundle`: telemetry is loaded before the app so that the
 # tracer, propagator and context manager are in place when it starts.
-CMD ["node", "--import", "./dist/instrumentation.js", "dist/main.js"]
+CMD ["node", "--import", "./bundle/instrumentation.js", "bundle/main.js"]

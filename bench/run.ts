@@ -8,14 +8,15 @@
 //   fleet-upstream    several routes through the gateway: upstream calls per route per TTL
 //
 // "off" is a stack with OTEL_SDK_DISABLED=true, "on" one exporting spans to the project's own
-// collector build; each is the production build (`build: 'dist'`, as the image starts it), on free
+// collector build; each is the production build (`build: 'bundle'`, as the image starts it), on free
 // loopback ports. Per row: req/s, p50/p90/p99, non-2xx, CPU time per request per process,
 // event-loop delay p99 and resident memory per process. Prints tables, writes
 // test-output/bench/bench-<time>.json and latest.json, and exits non-zero when a row is missing
 // or failed. No threshold on any time or rate: a benchmark is not a timed test.
 //
-//   BENCH_DURATION_S   seconds per row (default 15; 3 with --quick)
+//   BENCH_DURATION_S   seconds per row (default 10; 3 with --quick)
 //   BENCH_CONNECTIONS  wrk connections (default 32)
+//   BENCH_ROUNDS       interleaved rounds of the off/on rows (default 3; 1 with --quick)
 //   BENCH_THREADS      wrk threads (default 2)
 //   BENCH_NODE_ARGS    extra Node flags for every service (e.g. "--max-old-space-size=96")
 //   --quick            (or BENCH_QUICK=1) every row, briefly: what CI runs
@@ -312,7 +313,7 @@ function startBenchStack(telemetry: 'off' | 'on', collector?: Collector): Promis
   return startStack({
     ports: ZERO_PORTS,
     adminToken: ADMIN_TOKEN,
-    build: 'dist',
+    build: 'bundle',
     keepLogs: false,
     signal,
     onNotice: (message) => note(message),
@@ -642,7 +643,7 @@ async function main(): Promise<number> {
     connections: CONNECTIONS,
     threads: THREADS,
     loadGenerator: `wrk (${wrk})`,
-    build: 'dist',
+    build: 'bundle',
     nodeArgs: NODE_ARGS,
     cacheTtlS: CACHE_TTL_S,
     fleetRoutes: FLEET_ROUTES,

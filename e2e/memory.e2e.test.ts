@@ -1,7 +1,7 @@
 /**
  * Memory that fits the limits we publish (issue 11, deliverable 3), proved natively: every process
- * of the application runs its production build (`node --import ./dist/instrumentation.js
- * dist/main.js`, as the image runs it) inside its own memory cgroup whose limit is the one
+ * of the application runs its production build (`node --import ./bundle/instrumentation.js
+ * bundle/main.js`, as the image runs it) inside its own memory cgroup whose limit is the one
  * compose.yaml gives that service, with compose's NODE_OPTIONS; then load goes through the gateway
  * for a bounded time. It fails on any OOM kill, any process exit, or any rise of the cgroup's
  * failcnt (the kernel counting the limit being hit), and checks the gateway really served load.
@@ -35,13 +35,12 @@
  *   MEMORY_TEST_MIN_OK        200s the gateway must have served for the run to count (default 500)
  *   MEMORY_TEST_LIMIT_SCALE   multiplies every compose limit (default 1); e.g. 0.4 shows the test
  *                             failing on OOM kills and failcnt
- *   MEMORY_TEST_BUILD=0       do not run `npm run build` first (dist/ must then exist)
+ *   MEMORY_TEST_BUILD=0       do not run `npm run build` first (the bundles must then exist)
  *
  * Needs writable memory cgroups (root; cgroup v1, or v2 with the memory controller delegated):
  * elsewhere it is skipped with one line, and under CI=true it fails instead.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get as httpGet, type Server } from 'node:http';
 import {
   type AddressInfo,
@@ -50,7 +49,14 @@ import {
   type Server as TcpServer,
 } from 'node:net';
 import { join } from 'node:path';
-import { canBind, REPO_ROOT, type ServiceProcess, type Stack, startStack } from '@failway/stack';
+import {
+  canBind,
+  ensureProductionBuild,
+  REPO_ROOT,
+  type ServiceProcess,
+  type Stack,
+  startStack,
+} from '@failway/stack';
 import {
   type CgroupMemory,
   type ComposeNodeService,
@@ -108,26 +114,6 @@ if (probe.reason) {
 /** NODE_ENV as the image sets it (Dockerfile `ENV NODE_ENV=…`), if it does. */
 function imageNodeEnv(): string | undefined {
   return /\bNODE_ENV=(\S+)/.exec(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'))?.[1];
-}
-
-/** `npm run build` (unless MEMORY_TEST_BUILD=0), then every service's dist entry points must exist. */
-function ensureBuilt(): void {
-  if (process.env.MEMORY_TEST_BUILD !== '0') {
-    const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const run = spawnSync(npm, ['run', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-    if (run.status !== 0) {
-      throw new Error(
-        `npm run build failed (${run.error?.message ?? `exit ${run.status}`}); the test runs the production build:\n${`${run.stdout}${run.stderr}`.slice(-3000)}`,
-      );
-    }
-  }
-  const missing = ['rail-sim', 'route-config', 'departures', 'gateway'].flatMap((s) =>
-    ['dist/main.js', 'dist/instrumentation.js']
-      .map((f) => join('services', s, f))
-      .filter((f) => !existsSync(join(REPO_ROOT, f))),
-  );
-  if (missing.length)
-    throw new Error(`no production build: ${missing.join(', ')} missing; run npm run build`);
 }
 
 /** An OTLP/HTTP endpoint that accepts and drops everything, and a TCP syslog server that does too. */
@@ -316,7 +302,7 @@ describe.skipIf(!probe.cgroups)('memory limits under load', () => {
   }, async () => {
     const control = probe.cgroups;
     if (!control) return;
-    ensureBuilt();
+    ensureProductionBuild({ run: process.env.MEMORY_TEST_BUILD !== '0' });
 
     const compose = readComposeNodeServices();
     const spec = (label: Label): ComposeNodeService => {
@@ -362,7 +348,7 @@ describe.skipIf(!probe.cgroups)('memory limits under load', () => {
           ports: ZERO_PORTS,
           adminToken: ADMIN,
           keepLogs: false,
-          build: 'dist',
+          build: 'bundle',
           env: common,
           serviceEnv: {
             'rail-sim': { ...localEnv('rail-sim'), SIM_TIME_OFFSET_MIN: String(simOffsetToLondonHour(8)) },

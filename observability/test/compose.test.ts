@@ -355,14 +355,16 @@ function dockerfileProblems(text: string): string[] {
     problems.push(`PID 1 is not an init: ${entrypoint || 'no ENTRYPOINT'}`);
   for (const copy of runtime.lines.filter((l) => /^(COPY|ADD)\s/i.test(l))) {
     if (!/--from=/.test(copy)) problems.push(`runtime copies from the build context: ${copy}`);
+    // The bundle holds every dependency: node_modules in the image would only hide a missing one.
+    if (/node_modules/.test(copy)) problems.push(`runtime copies node_modules: ${copy}`);
     if (/\bsrc\b|\btest\b|\.ts\b/.test(copy)) problems.push(`runtime copies sources or tests: ${copy}`);
   }
-  // What the runtime stage takes from the build stage is /out; nothing but manifests, dist/ and the
-  // data folders may be put there, and declarations must be deleted from it.
+  // What the runtime stage takes from the build stage is /out; nothing but the manifest, bundle/
+  // and the data folders may be put there, and declarations must be deleted from it.
   const build = dockerStages(text).find((s) => s.name === 'build');
   const assembled = build?.lines.join('\n') ?? '';
   for (const m of assembled.matchAll(/cp (?:-R )?"([^"]+)" "\/out/g)) {
-    if (!/(package\.json|\/dist|\/\$\{data\})$/.test(m[1] ?? ''))
+    if (!/(package\.json|\/bundle|\/\$\{data\})$/.test(m[1] ?? ''))
       problems.push(`build puts ${m[1]} into /out`);
   }
   if (!/-name '\*\.d\.ts' -delete/.test(assembled)) problems.push('declarations are not removed from /out');
@@ -587,16 +589,24 @@ describe('Dockerfile', () => {
     expect(
       dockerfileProblems(DOCKERFILE.replace('COPY --from=build /out/ ./', 'COPY services/ ./services/')),
     ).toHaveLength(1);
-    expect(dockerfileProblems(DOCKERFILE.replace('/dist" "/out', '/src" "/out'))).toHaveLength(1);
+    expect(dockerfileProblems(DOCKERFILE.replace('/bundle" "/out', '/src" "/out'))).toHaveLength(1);
+    expect(
+      dockerfileProblems(
+        DOCKERFILE.replace(
+          'COPY --from=build /out/ ./',
+          'COPY --from=build /app/node_modules ./node_modules',
+        ),
+      ),
+    ).toHaveLength(1);
     expect(dockerfileProblems(DOCKERFILE.replace("-name '*.d.ts' -delete -o ", ''))).toHaveLength(1);
   });
 
-  it('starts every service with its own `start:dist` command', () => {
+  it('starts every service with its own `start:bundle` command', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? '[]';
     const command = (JSON.parse(cmd) as string[]).join(' ');
     for (const service of ['rail-sim', 'route-config', 'departures', 'gateway']) {
       const pkg = JSON.parse(read(`services/${service}/package.json`)) as { scripts: Record<string, string> };
-      expect(pkg.scripts['start:dist'], service).toBe(command);
+      expect(pkg.scripts['start:bundle'], service).toBe(command);
     }
   });
 
@@ -619,7 +629,15 @@ describe('Dockerfile', () => {
     const ignored = read('.dockerignore')
       .split('\n')
       .map((l) => l.trim());
-    for (const entry of ['**/node_modules', '.git', '**/test', '.tools', 'test-output', '**/dist']) {
+    for (const entry of [
+      '**/node_modules',
+      '.git',
+      '**/test',
+      '.tools',
+      'test-output',
+      '**/dist',
+      '**/bundle',
+    ]) {
       expect(ignored, entry).toContain(entry);
     }
   });

@@ -1,3 +1,4 @@
+export { BUNDLE_ENTRY_POINTS, ensureProductionBuild, SERVICE_NAMES } from './build.ts';
 export {
   assertPortFree,
   bindError,

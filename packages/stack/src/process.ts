@@ -45,10 +45,16 @@ export interface StartOptions {
   /** Aborting during start-up stops the process and rejects (Ctrl-C while starting). */
   signal?: AbortSignal;
   /**
-   * `source` (default): the TypeScript sources, as every local run; `dist`: the production build
-   * (`npm run build` first), started as the images start it.
+   * `source` (default): the TypeScript sources, as every local run; `bundle`: the production build
+   * (`npm run build` first: services/<name>/bundle/), started as the images start it.
    */
-  build?: 'source' | 'dist';
+  build?: 'source' | 'bundle';
+  /**
+   * The folder that holds `services/<name>/` (default: the repository). A copy laid out as the
+   * image is (the service's package.json, bundle/ and data folders, no node_modules) runs from
+   * its own folder.
+   */
+  root?: string;
   /** Extra Node flags, before the entry point (e.g. `--cpu-prof`, `--max-old-space-size=96`). */
   nodeArgs?: readonly string[];
   /**
@@ -181,8 +187,8 @@ export async function startService(
   const host = reachableHost(fullEnv.HOST);
 
   const entry =
-    options.build === 'dist'
-      ? ['--import', './dist/instrumentation.js', 'dist/main.js']
+    options.build === 'bundle'
+      ? ['--import', './bundle/instrumentation.js', 'bundle/main.js']
       : ['--conditions=source', '--import', './src/instrumentation.ts', 'src/main.ts'];
   const [file, ...args] = [
     ...(options.launcher ?? []),
@@ -191,7 +197,7 @@ export async function startService(
     ...entry,
   ];
   const child = spawn(file as string, args, {
-    cwd: resolve(REPO_ROOT, 'services', name),
+    cwd: resolve(options.root ?? REPO_ROOT, 'services', name),
     env: fullEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -46,8 +46,10 @@ export interface StackOptions {
   onNotice?: (message: string) => void;
   /** Aborting during start-up stops what was started and rejects (Ctrl-C while starting). */
   signal?: AbortSignal;
-  /** `dist`: every service from its production build (`npm run build` first); default `source`. */
-  build?: 'source' | 'dist';
+  /** `bundle`: every service from its production build (`npm run build` first); default `source`. */
+  build?: 'source' | 'bundle';
+  /** Where each `services/<name>/` is (StartOptions.root); default the repository. */
+  root?: string;
   /** Per process label (`gateway`, `departures-a`, …): Node flags and a launcher (see StartOptions). */
   processOptions?: (label: string) => Pick<StartOptions, 'nodeArgs' | 'launcher'>;
 }
@@ -160,6 +162,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(options.onLine ? { onLine: options.onLine } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.build ? { build: options.build } : {}),
+        ...(options.root ? { root: options.root } : {}),
         ...options.processOptions?.(label),
       },
     );
