@@ -148,6 +148,20 @@ export function render(results: RowResult[], ratios: Ratios, idle: IdleMemory[],
     out.push('  req/s of each interleaved round (the rows above are the median rounds):');
     for (const r of rounds)
       out.push(`    ${r.id.padEnd(15)} ${r.each.map((n) => (n === null ? 'n/a' : int(n))).join(' / ')}`);
+    // The ceiling ran in the same rounds: each round's ratio shows how much of the spread is drift.
+    const ceiling = rounds.find((r) => r.id === 'ceiling-2hop')?.each;
+    if (ceiling) {
+      out.push('  gateway req/s as % of ceiling-2hop in each round:');
+      for (const r of rounds.filter((x) => x.id.startsWith('gateway-'))) {
+        const each = r.each.map((n, i) => {
+          const c = ceiling[i];
+          return n === null || c === null || c === undefined || c === 0
+            ? 'n/a'
+            : `${((100 * n) / c).toFixed(1)} %`;
+        });
+        out.push(`    ${r.id.padEnd(15)} ${each.join(' / ')}`);
+      }
+    }
   }
   return out.join('\n');
 }
