@@ -87,18 +87,22 @@ function minuteOfDay(hhmm: unknown): number | undefined {
   return m ? Number(m[1]) * 60 + Number(m[2]) : undefined;
 }
 
-const LONDON = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'Europe/London',
-  hour: '2-digit',
-  minute: '2-digit',
-  hourCycle: 'h23',
-});
+// Made on first use: only an empty board's check needs it, and the first Intl.DateTimeFormat with
+// a time zone brings ICU's zone and locale data into memory (about 7 MB of the Node binary's
+// pages resident, docs/performance.md), which a replica serving boards never needs.
+let london: Intl.DateTimeFormat | undefined;
 
 /** London wall-clock minute of the day at an instant (GMT or BST, as the boards' times are). */
 export function londonMinuteOfDay(instant: number): number {
+  london ??= new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/London',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   let hour = 0;
   let minute = 0;
-  for (const part of LONDON.formatToParts(new Date(instant))) {
+  for (const part of london.formatToParts(new Date(instant))) {
     if (part.type === 'hour') hour = Number(part.value);
     if (part.type === 'minute') minute = Number(part.value);
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   BanTracker,
   boardMinuteOfDay,
@@ -330,6 +330,20 @@ describe('boardMinuteOfDay', () => {
   it('when the time cannot be read, then falls back to the given instant in London time', () => {
     expect(boardMinuteOfDay('yesterday', fallback)).toBe(12 * 60 + 34);
     expect(boardMinuteOfDay('2026-03-11T28:00:00Z', fallback)).toBe(12 * 60 + 34);
+  });
+
+  it('makes its London time formatter on first use, once: loading the module brings no ICU time-zone data in', async () => {
+    vi.resetModules();
+    const made = vi.spyOn(Intl, 'DateTimeFormat');
+    try {
+      const fresh = await import('../../src/domain/ban.ts');
+      expect(made).not.toHaveBeenCalled();
+      expect(fresh.boardMinuteOfDay('2026-07-01T07:05:00Z', fallback)).toBe(8 * 60 + 5);
+      expect(fresh.boardMinuteOfDay('2026-01-01T07:05:00Z', fallback)).toBe(7 * 60 + 5);
+      expect(made).toHaveBeenCalledTimes(1);
+    } finally {
+      made.mockRestore();
+    }
   });
 });
 
