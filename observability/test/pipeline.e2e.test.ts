@@ -329,17 +329,22 @@ describe.skipIf(missing !== undefined)(
       for (const q of routes('WHP', 4)) expect((await gateway(q)).status).toBe(200);
 
       // 2. The rail API bans replica A; it finds out on its next cache miss and the gateway routes
-      //    around it (DeparturesReplicaBanned goes pending; its `for: 1m` runs from here).
+      //    around it (DeparturesReplicaBanned goes pending; its `for: 1m` runs from here). The
+      //    miss is asked of A itself: which replica owns a route the gateway is asked for depends
+      //    on the replicas' URLs, whose ports are free ones, so six new routes through the gateway
+      //    all went to B in one run of 64.
       const [addressA] = s.replicaAddresses;
       expect(addressA, 'replica A needs its own loopback address (Linux)').toBeTruthy();
       expect((await admin('/admin/bans', 'POST', { ip: addressA, seconds: 600 })).status).toBe(201);
+      const missAtA = await fetch(`${s.departures[0].url}/departures/STP?to=${STATIONS[0]}`);
+      expect(missAtA.status, `a cache miss at banned replica A: ${await missAtA.text()}`).toBe(503);
+      await waitFor('replica A to report its ban', async () =>
+        (await (await fetch(`${s.departures[0].url}/readyz`)).status) === 503 ? true : undefined,
+      );
       for (const q of routes('STP', 6)) {
         const res = await gateway(q);
         expect(res.status, `${q}: ${await res.text()}`).toBe(200);
       }
-      await waitFor('replica A to report its ban', async () =>
-        (await (await fetch(`${s.departures[0].url}/readyz`)).status) === 503 ? true : undefined,
-      );
 
       // 3. The rail API fails every call: replica B answers 503 on cache misses, the gateway ejects
       //    it and, with A banned, has nothing to give for a never-seen route: 5xx everywhere.
