@@ -3,6 +3,7 @@
 // deliberately broken copy to prove it can fail.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { REPO_ROOT } from '@failway/testkit';
 import { Ajv } from 'ajv';
@@ -14,6 +15,10 @@ import { loadConfig as railSimConfig } from '../../services/rail-sim/src/config.
 import { loadConfig as routeConfigConfig } from '../../services/route-config/src/config.ts';
 
 const read = (path: string) => readFileSync(resolve(REPO_ROOT, path), 'utf8');
+// A CommonJS module whose types declare a default export it does not have.
+const dockerignore = createRequire(import.meta.url)(
+  '@balena/dockerignore',
+) as typeof import('@balena/dockerignore').default;
 const readYaml = <T>(path: string): T => parse(read(path), { merge: true }) as T;
 
 interface Healthcheck {
@@ -372,6 +377,35 @@ function dockerfileProblems(text: string): string[] {
   return problems;
 }
 
+/**
+ * What the Dockerfile copies from the build context (every stage's COPY without --from, with
+ * `${SERVICE}` as each service) that .dockerignore keeps out of it, read as Docker reads it
+ * (exceptions such as `!scripts/bundle.ts` included): a build would fail there, and no native
+ * test builds an image.
+ */
+function contextProblems(dockerfile: string, ignoreFile: string): string[] {
+  const SERVICE_ARG = /\$\{SERVICE\}/;
+  const ignored = dockerignore().add(ignoreFile.split('\n'));
+  const sources = dockerStages(dockerfile)
+    .flatMap((stage) => stage.lines)
+    .filter((line) => /^COPY\s/i.test(line) && !/--from=/.test(line))
+    .flatMap((line) =>
+      line
+        .split(/\s+/)
+        .slice(1, -1)
+        .filter((arg) => !arg.startsWith('--')),
+    )
+    .flatMap((src) =>
+      SERVICE_ARG.test(src)
+        ? ['rail-sim', 'route-config', 'departures', 'gateway'].map((name) => src.replace(SERVICE_ARG, name))
+        : [src],
+    )
+    .map((src) => src.replace(/\/+$/, ''));
+  return [...new Set(sources)]
+    .filter((src) => ignored.ignores(src) || !existsSync(resolve(REPO_ROOT, src)))
+    .map((src) => (existsSync(resolve(REPO_ROOT, src)) ? `${src} is ignored` : `${src} does not exist`));
+}
+
 // ---- tests ----------------------------------------------------------------------------------
 
 describe('compose.yaml', () => {
@@ -623,6 +657,14 @@ describe('Dockerfile', () => {
       expect(svc.image, name).toBe(`ghcr.io/failway/${svc.build?.args?.SERVICE}:${ENV.FAILWAY_VERSION}`);
       expect(svc.build?.args?.VERSION, name).toBe(ENV.FAILWAY_VERSION);
     }
+  });
+
+  it('lets in every path it copies from the build context', () => {
+    const ignoreFile = read('.dockerignore');
+    expect(contextProblems(DOCKERFILE, ignoreFile)).toEqual([]);
+    expect(contextProblems(DOCKERFILE, ignoreFile.replace('!scripts/bundle.ts\n', ''))).toEqual([
+      'scripts/bundle.ts is ignored',
+    ]);
   });
 
   it('keeps node_modules, git, tests, tools and test output out of the build context', () => {
