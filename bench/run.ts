@@ -743,40 +743,41 @@ async function main(): Promise<number> {
   // 4. The two-hop ceiling and the off and on rows in interleaved rounds, whatever is not
   // measured idle.
   const rounds = new Map<string, RowResult[]>(ROUND_ROW_IDS.map((id) => [id, []]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    if (ROUNDS > 1) note(`round ${round} of ${ROUNDS}`);
-    for (const id of ROUND_ROW_IDS) {
-      if (id === 'ceiling-2hop') {
-        if (!ceiling) continue;
-        rounds.get(id)?.push(
-          await runRow({
+  /** What a round's row `id` measures, or undefined when its stack or the ceiling did not start. */
+  const roundRow = (id: (typeof ROUND_ROW_IDS)[number]): RowSpec | undefined => {
+    if (id === 'ceiling-2hop') {
+      return ceiling
+        ? {
             id,
             title: 'bare node:http relay (keep-alive) in front of it',
             url: ceiling.relayUrl,
             telemetry: 'n/a',
             measured: ceiling.measured,
-          }),
-        );
-        continue;
-      }
-      const telemetry = id.endsWith('-on') ? 'on' : 'off';
-      const target = telemetry === 'on' ? on : off;
-      if (!target) continue;
-      const collector = telemetry === 'on' ? on?.collector : undefined;
-      const gateway = id.startsWith('gateway');
-      const how = telemetry === 'on' ? 'on (exporting)' : 'off';
-      rounds.get(id)?.push(
-        await runRow({
-          id,
-          title: gateway
-            ? `gateway, cached board, telemetry ${how}`
-            : `${target.urls.replica} direct, cached board, telemetry ${how}`,
-          url: gateway ? target.urls.gateway : target.urls.departures,
-          telemetry,
-          measured: stackMeasured(target.stack, collector),
-          ...(collector ? { collector } : {}),
-        }),
-      );
+          }
+        : undefined;
+    }
+    const telemetry = id.endsWith('-on') ? 'on' : 'off';
+    const target = telemetry === 'on' ? on : off;
+    if (!target) return undefined;
+    const collector = telemetry === 'on' ? on?.collector : undefined;
+    const gateway = id.startsWith('gateway');
+    const how = telemetry === 'on' ? 'on (exporting)' : 'off';
+    return {
+      id,
+      title: gateway
+        ? `gateway, cached board, telemetry ${how}`
+        : `${target.urls.replica} direct, cached board, telemetry ${how}`,
+      url: gateway ? target.urls.gateway : target.urls.departures,
+      telemetry,
+      measured: stackMeasured(target.stack, collector),
+      ...(collector ? { collector } : {}),
+    };
+  };
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) note(`round ${round} of ${ROUNDS}`);
+    for (const id of ROUND_ROW_IDS) {
+      const spec = roundRow(id);
+      if (spec) rounds.get(id)?.push(await runRow(spec));
     }
   }
   await ceiling?.stop();

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { SERVICE_NAMES } from '@failway/stack';
 import { REPO_ROOT } from '@failway/testkit';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
@@ -396,9 +397,7 @@ function contextProblems(dockerfile: string, ignoreFile: string): string[] {
         .filter((arg) => !arg.startsWith('--')),
     )
     .flatMap((src) =>
-      SERVICE_ARG.test(src)
-        ? ['rail-sim', 'route-config', 'departures', 'gateway'].map((name) => src.replace(SERVICE_ARG, name))
-        : [src],
+      SERVICE_ARG.test(src) ? SERVICE_NAMES.map((name) => src.replace(SERVICE_ARG, name)) : [src],
     )
     .map((src) => src.replace(/\/+$/, ''));
   return [...new Set(sources)]
@@ -638,7 +637,7 @@ describe('Dockerfile', () => {
   it('starts every service with its own `start:bundle` command', () => {
     const cmd = /^CMD (\[.*\])$/m.exec(DOCKERFILE)?.[1] ?? '[]';
     const command = (JSON.parse(cmd) as string[]).join(' ');
-    for (const service of ['rail-sim', 'route-config', 'departures', 'gateway']) {
+    for (const service of SERVICE_NAMES) {
       const pkg = JSON.parse(read(`services/${service}/package.json`)) as { scripts: Record<string, string> };
       expect(pkg.scripts['start:bundle'], service).toBe(command);
     }

@@ -4,7 +4,7 @@ import { currentRequestId } from './context.ts';
 import { exemplarFor, type ServiceMetrics } from './metrics.ts';
 import { http, https } from './node-http.ts';
 import { REQUEST_ID_HEADER } from './request-id.ts';
-import { recordSpanError, traceIdsOf, unsampledActiveSpan } from './spans.ts';
+import { activeTraceIds, recordSpanError, unsampledActiveSpan } from './spans.ts';
 import { errorKind } from './spans-entry.ts';
 
 const tracer = trace.getTracer('@failway/telemetry/client');
@@ -12,9 +12,10 @@ const tracer = trace.getTracer('@failway/telemetry/client');
 /** Paths polled by probes and scrapers: calls to them make no span (they would drown the rest). */
 const OPS_PATHS: ReadonlySet<string> = new Set(['healthz', 'readyz', 'metrics']);
 
-function isOpsPath(path: string): boolean {
-  const query = path.indexOf('?');
-  return OPS_PATHS.has((query === -1 ? path : path.slice(0, query)).replace(LEADING_SLASHES, ''));
+/** Whether `relativePath` (the path without its leading slashes) is one of OPS_PATHS. */
+function isOpsPath(relativePath: string): boolean {
+  const query = relativePath.indexOf('?');
+  return OPS_PATHS.has(query === -1 ? relativePath : relativePath.slice(0, query));
 }
 
 export interface HttpClientOptions {
@@ -255,8 +256,9 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         timeoutMs,
       );
       const signal = init.signal ? AbortSignal.any([deadline.signal, init.signal]) : deadline.signal;
-      const url = `${base}${path.replace(LEADING_SLASHES, '')}`;
-      const span = isOpsPath(path)
+      const relativePath = path.replace(LEADING_SLASHES, '');
+      const url = `${base}${relativePath}`;
+      const span = isOpsPath(relativePath)
         ? undefined
         : startClientSpan(method, url, options.peerService, requestId, headers);
       const started = process.hrtime.bigint();
@@ -292,7 +294,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           labels: { peer_service: options.peerService, method, status_code: statusLabel },
           value: Number(process.hrtime.bigint() - started) / 1e9,
           // The caller's span: the exemplar leads to the trace where this call sits.
-          exemplarLabels: exemplarFor(traceIdsOf(trace.getSpan(context.active())).trace_id),
+          exemplarLabels: exemplarFor(activeTraceIds().trace_id),
         });
       }
     },

@@ -120,9 +120,7 @@ export function startTelemetry(options: TelemetryOptions = {}): Telemetry {
   trace.setGlobalTracerProvider(provider);
   let stopped: Promise<void> | undefined;
   const shutdown = () => {
-    stopped ??= (async () => {
-      await provider.shutdown();
-    })();
+    stopped ??= provider.shutdown();
     return stopped;
   };
   onShutdown('opentelemetry', shutdown);
