@@ -1,4 +1,5 @@
 import type { Agent, AgentOptions } from 'node:http';
+import { urlToHttpOptions } from 'node:url';
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { currentRequestId } from './context.ts';
 import { exemplarFor, type ServiceMetrics } from './metrics.ts';
@@ -75,6 +76,8 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** Ends the call: it rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** Deadline for the whole call (connect, headers and body): it rejects with a `TimeoutError`. */
+  timeoutMs?: number | undefined;
   connectTimeoutMs: number;
   maxResponseBytes?: number | undefined;
   localAddress?: string | undefined;
@@ -100,8 +103,8 @@ export function keepAliveAgent(url: string, options: { idleMs: number; connectio
  * about 7 µs more CPU per call, 8 MB more heap and 20 MB more resident memory (its HTTP parser is
  * WebAssembly, compiled in every process), for features these calls do not use.
  */
-export function sendRequest(url: string, options: SendOptions): Promise<HttpResponse> {
-  const { signal, maxResponseBytes: max } = options;
+export function sendRequest(target: string | RequestTarget, options: SendOptions): Promise<HttpResponse> {
+  const { signal, maxResponseBytes: max, timeoutMs } = options;
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -109,10 +112,20 @@ export function sendRequest(url: string, options: SendOptions): Promise<HttpResp
     }
     let settled = false;
     let connectTimer: NodeJS.Timeout | undefined;
+    // One timer, cleared when the call ends (AbortSignal.timeout cannot be cleared: each one that
+    // outlived its call still fired, making a TimeoutError for nothing).
+    const deadline =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => fail(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+            timeoutMs,
+          );
     const onAbort = () => fail(signal?.reason);
     const done = () => {
       settled = true;
       clearTimeout(connectTimer);
+      clearTimeout(deadline);
       signal?.removeEventListener('abort', onAbort);
     };
     const fail = (error: unknown) => {
@@ -121,7 +134,12 @@ export function sendRequest(url: string, options: SendOptions): Promise<HttpResp
       req.destroy();
       reject(error);
     };
-    const req = (url.startsWith('https:') ? https : http).request(url, {
+    const to = typeof target === 'string' ? requestTarget(target) : target;
+    const req = (to.protocol === 'https:' ? https : http).request({
+      protocol: to.protocol,
+      hostname: to.hostname,
+      port: to.port,
+      path: to.path,
       agent: options.agent,
       method: options.method ?? 'GET',
       headers: options.headers,
@@ -163,6 +181,30 @@ export function sendRequest(url: string, options: SendOptions): Promise<HttpResp
     });
     req.end();
   });
+}
+
+/**
+ * Where a call goes, as node:http takes it: a client parses its base URL once, where a URL string
+ * would be parsed again for every call.
+ */
+export interface RequestTarget {
+  protocol: string;
+  /** Without the brackets of an IPv6 literal. */
+  hostname: string;
+  port: string | number | undefined;
+  /** Path and query. */
+  path: string;
+}
+
+/** `url` as a RequestTarget. */
+export function requestTarget(url: string | URL): RequestTarget {
+  const options = urlToHttpOptions(typeof url === 'string' ? new URL(url) : url);
+  return {
+    protocol: options.protocol ?? 'http:',
+    hostname: options.hostname ?? 'localhost',
+    port: options.port ?? undefined,
+    path: options.path ?? '/',
+  };
 }
 
 export interface HttpResponse {
@@ -235,6 +277,7 @@ function startClientSpan(
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const base = baseHref(options.baseUrl);
+  const origin = requestTarget(base);
   const agent = keepAliveAgent(base, {
     idleMs: options.keepAliveTimeoutMs ?? 10_000,
     connections: options.connections ?? 32,
@@ -247,15 +290,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const headers: Record<string, string> = { ...init.headers };
       const requestId = currentRequestId();
       if (requestId) headers[REQUEST_ID_HEADER] = requestId;
-      // A timer cleared when the call ends: AbortSignal.timeout cannot be cleared, and each one
-      // that outlives its call still fires, making a TimeoutError for nothing.
-      const deadline = new AbortController();
-      const timeoutMs = init.timeoutMs ?? defaultTimeout;
-      const timer = setTimeout(
-        () => deadline.abort(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
-        timeoutMs,
-      );
-      const signal = init.signal ? AbortSignal.any([deadline.signal, init.signal]) : deadline.signal;
       const relativePath = path.replace(LEADING_SLASHES, '');
       const url = `${base}${relativePath}`;
       const span = isOpsPath(relativePath)
@@ -264,16 +298,25 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
       const started = process.hrtime.bigint();
       let statusLabel = 'error';
       try {
-        const res = await sendRequest(url, {
-          agent,
-          peer: options.peerService,
-          method,
-          headers,
-          signal,
-          connectTimeoutMs,
-          maxResponseBytes: options.maxResponseBytes,
-          localAddress: options.localAddress,
-        });
+        const res = await sendRequest(
+          {
+            protocol: origin.protocol,
+            hostname: origin.hostname,
+            port: origin.port,
+            path: `${origin.path}${relativePath}`,
+          },
+          {
+            agent,
+            peer: options.peerService,
+            method,
+            headers,
+            signal: init.signal,
+            timeoutMs: init.timeoutMs ?? defaultTimeout,
+            connectTimeoutMs,
+            maxResponseBytes: options.maxResponseBytes,
+            localAddress: options.localAddress,
+          },
+        );
         statusLabel = String(res.status);
         if (span?.isRecording()) {
           span.setAttribute('http.response.status_code', res.status);
@@ -288,7 +331,6 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
         if (span) recordSpanError(span, error);
         throw error;
       } finally {
-        clearTimeout(timer);
         span?.end();
         options.metrics.httpClientDuration.observe({
           labels: { peer_service: options.peerService, method, status_code: statusLabel },

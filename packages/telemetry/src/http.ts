@@ -26,6 +26,12 @@ export interface ServiceAppOptions {
    * served on a separate ops listener (the gateway's OPS_PORT): there `/metrics` is a plain 404.
    */
   metricsEndpoint?: boolean;
+  /**
+   * Headers set on every answer the service's own routes give (not on /healthz, /readyz or
+   * /metrics), e.g. the gateway's Content-Security-Policy. Set with the request ID rather than by a
+   * middleware of their own: every layer express walks costs each request.
+   */
+  responseHeaders?: Readonly<Record<string, string>>;
 }
 
 /** Largest accepted request line path + query; longer ones get 414 before any handler runs. */
@@ -81,21 +87,7 @@ export function createServiceApp(options: ServiceAppOptions): Express {
     });
   }
 
-  app.use(observe(logger, metrics));
-  app.use((req, _res, next) => {
-    if (req.originalUrl.length > MAX_URL_LENGTH) {
-      next(
-        new AppError({
-          status: 414,
-          code: 'uri-too-long',
-          title: 'URI too long',
-          detail: `the request target is ${req.originalUrl.length} characters; at most ${MAX_URL_LENGTH} are accepted`,
-        }),
-      );
-      return;
-    }
-    next();
-  });
+  app.use(observe(logger, metrics, Object.entries(options.responseHeaders ?? {})));
   options.routes(app);
   app.use((req, _res, next) => {
     next(
@@ -168,11 +160,32 @@ function startServerSpan(req: Request, requestId: string) {
   return { span, context: trace.setSpan(parent, span) };
 }
 
-function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
+/** The 414 for a request target longer than MAX_URL_LENGTH, before any route runs; else undefined. */
+function uriTooLong(req: Request): AppError | undefined {
+  if (req.originalUrl.length <= MAX_URL_LENGTH) return undefined;
+  return new AppError({
+    status: 414,
+    code: 'uri-too-long',
+    title: 'URI too long',
+    detail: `the request target is ${req.originalUrl.length} characters; at most ${MAX_URL_LENGTH} are accepted`,
+  });
+}
+
+/**
+ * The middleware every request of the service's own routes goes through first: request ID, server
+ * span, the fixed response headers, then (when the answer is done) the RED histogram and the access
+ * log line; a request target that is too long goes on to the problem handler as a 414.
+ */
+function observe(
+  logger: Logger,
+  metrics: ServiceMetrics,
+  responseHeaders: readonly [string, string][],
+): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const requestId = resolveRequestId(req.headers[REQUEST_ID_HEADER]);
     res.setHeader('X-Request-ID', requestId);
+    for (const [name, value] of responseHeaders) res.setHeader(name, value);
     const server = startServerSpan(req, requestId);
     const ids = traceIdsOf(server.span);
     // Lets a person (or the board page) look the request up in the tracing UI.
@@ -216,7 +229,8 @@ function observe(logger: Logger, metrics: ServiceMetrics): RequestHandler {
     };
     res.on('finish', finish);
     res.on('close', finish);
-    context.with(server.context, () => requestContext.run({ requestId }, next));
+    const error = uriTooLong(req);
+    context.with(server.context, () => requestContext.run({ requestId }, () => next(error)));
   };
 }
 

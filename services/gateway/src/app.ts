@@ -40,16 +40,13 @@ export function createApps(deps: AppDeps): GatewayApps {
     metrics,
     health,
     metricsEndpoint: false,
+    responseHeaders: {
+      'Content-Security-Policy':
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+    },
     routes: (app) => {
-      app.use((_req, res, next) => {
-        res.setHeader(
-          'Content-Security-Policy',
-          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        );
-        res.setHeader('X-Content-Type-Options', 'nosniff');
-        res.setHeader('Referrer-Policy', 'no-referrer');
-        next();
-      });
       apiRoutes(app, { ...deps, observer: createApiObserver(metrics) });
       app.use(staticFiles(PUBLIC_DIR, { index: 'index.html', maxAge: '5m', etag: true }));
     },

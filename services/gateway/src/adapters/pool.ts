@@ -163,7 +163,7 @@ export function httpTransport(options: HttpTransportOptions): PoolTransport {
       const res = await sendRequest(target, {
         agent: target.startsWith('https:') ? checkAgents.https : checkAgents.http,
         peer: 'departures',
-        signal: AbortSignal.timeout(options.readyzTimeoutMs),
+        timeoutMs: options.readyzTimeoutMs,
         connectTimeoutMs: options.connectTimeoutMs,
         maxResponseBytes: REPLICA_MAX_RESPONSE_BYTES,
       });
