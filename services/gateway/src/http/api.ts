@@ -7,25 +7,20 @@ import {
   singleValue,
 } from '@failway/contract';
 import { AppError, invalidParameter } from '@failway/telemetry';
-import type { Express, Request, RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import type { Express, RequestHandler } from 'express';
 import { LRUCache } from 'lru-cache';
 import type { ApiObserver } from '../adapters/observer.ts';
 import type { CatalogSource, Station } from '../adapters/route-config.ts';
 import { type GatewayAnswer, NoBoardError, type NoBoardReason } from '../domain/boards.ts';
 import type { BoardQuery } from '../domain/replicas.ts';
 import { gatewayOpenApi } from './openapi.ts';
+import { clientRateLimit } from './rate-limit.ts';
 
 /** "5 seconds", "a minute", "12 minutes": how long until asking again makes sense. */
 function waitText(seconds: number): string {
   if (seconds < 60) return seconds <= 1 ? 'a second' : `${seconds} seconds`;
   const m = Math.ceil(seconds / 60);
   return m <= 1 ? 'a minute' : `${m} minutes`;
-}
-
-/** Seconds until an express-rate-limit window resets, at least 1. */
-function secondsUntil(resetTime: Date | undefined): number {
-  return Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now() + 60_000) - Date.now()) / 1000));
 }
 
 const NO_BOARD: Record<NoBoardReason, { code: string; why: string }> = {
@@ -39,6 +34,9 @@ const NO_BOARD: Record<NoBoardReason, { code: string; why: string }> = {
   },
   unavailable: { code: 'no-replica-available', why: 'No departures replica could answer' },
 };
+
+/** /api and every path below it, in any case (express's routes are not case-sensitive). */
+const API_PATH = /^\/api(?:\/|$)/i;
 
 /** The boards as the API needs them. */
 export interface BoardsApi {
@@ -131,32 +129,24 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     res.setHeader('Cache-Control', 'no-cache');
     res.type('application/json').send(await contract());
   });
-  app.use(
-    '/api',
-    rateLimit({
-      windowMs: 60_000,
-      limit: deps.rateLimitPerMinute,
-      standardHeaders: 'draft-8',
-      legacyHeaders: false,
-      // An X-Forwarded-For from an untrusted peer is expected at the edge (TRUST_PROXY names the
-      // proxies whose header counts, docs/security.md): ignored by design, not worth a warning.
-      validate: { xForwardedForHeader: false },
-      handler: (req, _res, next) => {
-        const retryAfter = secondsUntil(
-          (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime,
-        );
-        next(
-          new AppError({
-            status: 429,
-            code: 'rate-limited',
-            title: 'Too many requests',
-            detail: `more than ${deps.rateLimitPerMinute} requests a minute from this address; try again in ${retryAfter} s`,
-            headers: { 'Retry-After': String(retryAfter) },
-          }),
-        );
-      },
-    }),
-  );
+  const apiLimit = clientRateLimit({
+    limit: deps.rateLimitPerMinute,
+    headers: true,
+    onLimited: (_req, _res, next, retryAfter) => {
+      next(
+        new AppError({
+          status: 429,
+          code: 'rate-limited',
+          title: 'Too many requests',
+          detail: `more than ${deps.rateLimitPerMinute} requests a minute from this address; try again in ${retryAfter} s`,
+          headers: { 'Retry-After': String(retryAfter) },
+        }),
+      );
+    },
+  });
+  // Every path under /api, matched as express matches routes (any case); not mounted at /api,
+  // which would make express cut the prefix off the URL and put it back for every request.
+  app.use((req, res, next) => (API_PATH.test(req.path) ? apiLimit(req, res, next) : next()));
 
   app.get('/api/routes', async (_req, res) => {
     const catalog = await deps.routes.catalog();
@@ -200,20 +190,13 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
   // A route the gateway holds no board for may cost the replicas upstream calls, which the rail
   // API rations (and bans for): one client scanning station pairs must not spend the fleet's
   // budget. Routes served before are free to ask for; only valid queries are counted.
-  const newRouteLimit = rateLimit({
-    windowMs: 60_000,
+  const newRouteLimit = clientRateLimit({
     limit: deps.newRoutesPerClientPerMinute,
     // The RateLimit headers stay those of the overall limit (the load tests read its policy).
-    standardHeaders: false,
-    validate: { xForwardedForHeader: false },
-    legacyHeaders: false,
-    requestPropertyName: 'newRouteLimit',
-    handler: (req, res, next) => {
+    headers: false,
+    onLimited: (_req, res, next, retryAfter) => {
       deps.observer.newRouteLimited();
       const query = res.locals.query as ValidQuery;
-      const retryAfter = secondsUntil(
-        (req as Request & { newRouteLimit?: { resetTime?: Date } }).newRouteLimit?.resetTime,
-      );
       next(
         new AppError({
           status: 429,
@@ -231,12 +214,10 @@ export function apiRoutes(app: Express, deps: ApiDeps): void {
     },
   });
 
-  // Known routes skip the limiter altogether rather than through its `skip` option: nearly every
-  // request is for a known route, and the limiter's own path costs a few µs and kB per request.
+  // Known routes skip the limiter altogether: nearly every request is for a known route.
   const limitNewRoutes: RequestHandler = (req, res, next) => {
     const query = res.locals.query as ValidQuery;
     if (deps.boards.knows({ from: query.from.crs, to: query.to.crs })) return next();
-    // Returned, so that express sees a rejection.
     return newRouteLimit(req, res, next);
   };
 
