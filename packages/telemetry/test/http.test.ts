@@ -62,12 +62,21 @@ function routes(app: Express): void {
   });
 }
 
-async function startApp(check?: () => ReadinessState): Promise<TestApp> {
+async function startApp(
+  check?: () => ReadinessState,
+  responseHeaders?: Record<string, string>,
+): Promise<TestApp> {
   const capture = new CaptureTransport();
   const logger = createLogger({ service: 'svc', transports: [capture] });
   const metrics = createMetrics('svc');
   const health = new Health(check);
-  const app = createServiceApp({ logger, metrics, health, routes });
+  const app = createServiceApp({
+    logger,
+    metrics,
+    health,
+    routes,
+    ...(responseHeaders ? { responseHeaders } : {}),
+  });
   const server = app.listen(0, '127.0.0.1');
   servers.push(server);
   await new Promise<void>((resolve, reject) => {
@@ -385,6 +394,32 @@ describe('createServiceApp', () => {
         status: 414,
         request_id: res.headers.get('x-request-id'),
       });
+    });
+
+    it("when response headers are set, then the service's own answers carry them, problems and 414s included, and the probes do not", async () => {
+      const app = await startApp(undefined, {
+        'X-Content-Type-Options': 'nosniff',
+        'Referrer-Policy': 'no-referrer',
+      });
+      const long = `/items/${'a'.repeat(MAX_URL_LENGTH)}`;
+      for (const [path, status] of [
+        ['/items/1', 200],
+        ['/nowhere', 404],
+        ['/teapot', 418],
+        [long, 414],
+      ] as const) {
+        const res = await get(app, path);
+        await res.text();
+        expect({ path, status: res.status, nosniff: res.headers.get('x-content-type-options') }).toEqual({
+          path,
+          status,
+          nosniff: 'nosniff',
+        });
+        expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      }
+      const probe = await get(app, '/healthz');
+      await probe.text();
+      expect(probe.headers.get('x-content-type-options')).toBeNull();
     });
 
     it('when the URL is exactly at the limit, then it is served', async () => {

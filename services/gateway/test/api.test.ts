@@ -326,6 +326,20 @@ describe('ops endpoints off the public port', () => {
     expect((await fetch(`${ops}/api/stations`)).status).toBe(404);
   });
 
+  it('when anything is asked on the public port, then the answer carries the page policy headers, errors included', async () => {
+    const { base } = await start();
+    for (const path of ['/api/departures?from=WHP&to=LTN', '/api/departures?from=XXX', '/nowhere', '/']) {
+      const res = await fetch(`${base}${path}`);
+      await res.arrayBuffer();
+      expect({ path, csp: res.headers.get('content-security-policy') }).toEqual({
+        path,
+        csp: expect.stringContaining("frame-ancestors 'none'"),
+      });
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    }
+  });
+
   it('when a board is served, then it names the replica by its opaque name, never an address', async () => {
     const { board } = await start();
     const body = await json(await board('WHP', 'LTN'));
