@@ -112,15 +112,7 @@ export function sendRequest(target: string | RequestTarget, options: SendOptions
     }
     let settled = false;
     let connectTimer: NodeJS.Timeout | undefined;
-    // One timer, cleared when the call ends (AbortSignal.timeout cannot be cleared: each one that
-    // outlived its call still fired, making a TimeoutError for nothing).
-    const deadline =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(
-            () => fail(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
-            timeoutMs,
-          );
+    let deadline: NodeJS.Timeout | undefined;
     const onAbort = () => fail(signal?.reason);
     const done = () => {
       settled = true;
@@ -145,6 +137,15 @@ export function sendRequest(target: string | RequestTarget, options: SendOptions
       headers: options.headers,
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
+    // Set once the request exists (a header node:http refuses throws above, rejecting the call):
+    // one timer, cleared when the call ends. AbortSignal.timeout cannot be cleared, and each one
+    // that outlived its call still fired, making a TimeoutError for nothing.
+    if (timeoutMs !== undefined) {
+      deadline = setTimeout(
+        () => fail(new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')),
+        timeoutMs,
+      );
+    }
     signal?.addEventListener('abort', onAbort, { once: true });
     req.on('socket', (socket) => {
       if (!socket.connecting) return; // a kept-alive connection, already open

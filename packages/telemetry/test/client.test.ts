@@ -192,6 +192,25 @@ describe('createHttpClient', () => {
     expect(await clientCount({ peer_service: 'per-call', status_code: 'timeout' })).toBe(1);
   });
 
+  it('when a header is one node:http refuses, then the call rejects at once, and nothing fires after it', async () => {
+    const c = client({ peerService: 'bad-header', timeoutMs: 50 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      // e.g. an ETag a replica sent, asked with in If-None-Match: a line break is refused.
+      await expect(c.request('/ok', { headers: { 'if-none-match': 'a\nb' } })).rejects.toMatchObject({
+        code: 'ERR_INVALID_CHAR',
+      });
+      // Past the call's deadline: its timer must not have outlived it.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(await clientCount({ peer_service: 'bad-header', status_code: 'error' })).toBe(1);
+  });
+
   it("when the caller's signal aborts, then the call rejects and is counted as an error, not a timeout", async () => {
     const c = client({ peerService: 'aborted' });
     const controller = new AbortController();
