@@ -400,9 +400,10 @@ function contextProblems(dockerfile: string, ignoreFile: string): string[] {
       SERVICE_ARG.test(src) ? SERVICE_NAMES.map((name) => src.replace(SERVICE_ARG, name)) : [src],
     )
     .map((src) => src.replace(/\/+$/, ''));
-  return [...new Set(sources)]
-    .filter((src) => ignored.ignores(src) || !existsSync(resolve(REPO_ROOT, src)))
-    .map((src) => (existsSync(resolve(REPO_ROOT, src)) ? `${src} is ignored` : `${src} does not exist`));
+  return [...new Set(sources)].flatMap((src) => {
+    if (!existsSync(resolve(REPO_ROOT, src))) return [`${src} does not exist`];
+    return ignored.ignores(src) ? [`${src} is ignored`] : [];
+  });
 }
 
 // ---- tests ----------------------------------------------------------------------------------
