@@ -188,6 +188,28 @@ export interface BreakerOptions {
   rollingWindowMs: number;
 }
 
+/**
+ * opossum's options for a member's circuit: counts only. By default opossum also keeps latency
+ * percentiles, and works them out by copying and sorting every call's latency in the window, once
+ * a second on a timer and again on every failed call (to decide whether to open): at the gateway's
+ * throughput that is tens of thousands of numbers, a main-thread stall each second, and a few
+ * milliseconds per failure, so a replica failing a small share of calls, too few to open the
+ * circuit, would eat the gateway's CPU (`npm run bench` measures both; docs/performance.md).
+ * Nothing here reads the percentiles or the snapshots: the latencies are in the HTTP client's
+ * histogram.
+ */
+export function breakerOptions(options: BreakerOptions): CircuitBreaker.Options {
+  return {
+    timeout: false, // the HTTP client has its own deadline
+    errorThresholdPercentage: options.errorThresholdPercentage,
+    volumeThreshold: options.volumeThreshold,
+    resetTimeout: options.resetTimeoutMs,
+    rollingCountTimeout: options.rollingWindowMs,
+    rollingPercentilesEnabled: false,
+    enableSnapshots: false,
+  };
+}
+
 export interface PoolOptions {
   /** The replicas at start (none when DNS discovery fills the pool). */
   members: readonly MemberAddress[];
@@ -291,13 +313,7 @@ export class DeparturesPool implements ReplicaPool<Member> {
     return new Member(address, this.#options.transport.boardClient(address.url), (member) => {
       const breaker = new CircuitBreaker<[string], ReplicaResult>(
         (path: string) => this.#call(member, path),
-        {
-          timeout: false, // the HTTP client has its own deadline
-          errorThresholdPercentage: options.errorThresholdPercentage,
-          volumeThreshold: options.volumeThreshold,
-          resetTimeout: options.resetTimeoutMs,
-          rollingCountTimeout: options.rollingWindowMs,
-        },
+        breakerOptions(options),
       );
       breaker.on('open', () =>
         logger.warn('circuit opened for a departures replica', { member: member.name }),

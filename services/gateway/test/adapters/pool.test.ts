@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMetrics, type HttpClient, type Logger } from '@failway/telemetry';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dnsMemberName, type MemberAddress, staticMemberName } from '../../src/adapters/member-names.ts';
 import {
   type BreakerOptions,
@@ -332,6 +332,27 @@ describe('DeparturesPool.ask', () => {
       await new Promise((r) => setTimeout(r, 10));
     expect(member.circuit()).toBe('half-open');
     expect(await pool.ask(member, QUERY)).toMatchObject({ kind: 'answer' });
+    expect(member.circuit()).toBe('closed');
+  });
+
+  it("when a member fails now and then among many good calls, then each failure is counted without sorting the window's latencies", async () => {
+    const { pool, boards } = setup({ breaker: { volumeThreshold: 10, errorThresholdPercentage: 50 } });
+    const member = pool.members[0] as Member;
+    boards.set(member.url, ok);
+    for (let i = 0; i < 500; i++) await pool.ask(member, QUERY);
+    boards.set(member.url, { status: 500, body: 'oops' });
+    // opossum's defaults keep every call's latency and sort them all on each failure (percentiles):
+    // at the gateway's throughput, milliseconds per failure (docs/performance.md, profile 17).
+    const sort = vi.spyOn(Array.prototype, 'sort');
+    try {
+      for (let i = 0; i < 5; i++) {
+        expect(await pool.ask(member, QUERY)).toMatchObject({ kind: 'failed', reason: 'status_500' });
+      }
+      expect(sort.mock.contexts.filter((a) => Array.isArray(a) && a.length >= 500)).toEqual([]);
+    } finally {
+      sort.mockRestore();
+    }
+    expect(member.breaker.stats).toMatchObject({ fires: 505, successes: 500, failures: 5 });
     expect(member.circuit()).toBe('closed');
   });
 
