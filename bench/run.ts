@@ -7,6 +7,9 @@
 //   departures-off/on GET /departures/WHP?to=LTN&rows=10 straight to the replica that owns it
 //   fleet-upstream    several routes through the gateway: upstream calls per route per TTL
 //
+// Then, in this process, what a failed call costs the gateway's circuit breaker with so many calls
+// in its window, opossum's defaults against the gateway's options (bench/breaker.ts).
+//
 // "off" is a stack with OTEL_SDK_DISABLED=true, "on" one exporting spans to the project's own
 // collector build; each is the production build (`build: 'bundle'`, as the image starts it), on free
 // loopback ports. Per row: req/s, p50/p90/p99, non-2xx, CPU time per request per process,
@@ -27,6 +30,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { REPO_ROOT, type ServiceProcess, type Stack, startStack } from '@failway/stack';
 import { findCollector, freePort, metricValue, simOffsetToLondonHour, waitFor } from '@failway/testkit';
+import { type BreakerRow, measureBreaker, renderBreaker } from './breaker.ts';
 import { cpuSeconds, HAS_PROC, machineInfo, rssBytes } from './procfs.ts';
 import { type IdleMemory, type Ratios, type RowResult, render } from './report.ts';
 import { runWrk, type WrkResult, wrkPath } from './wrk.ts';
@@ -837,6 +841,15 @@ async function main(): Promise<number> {
     await stack.stop();
   }
 
+  // The breaker section: the stacks are stopped, so this process has the machine to itself.
+  let breaker: BreakerRow[] | undefined;
+  try {
+    note('circuit breaker: failed calls with 1,000, 10,000 and 70,000 calls in the window');
+    breaker = await measureBreaker([1_000, 10_000, 70_000], QUICK ? 20 : 100);
+  } catch (error) {
+    note(`circuit breaker: ${(error as Error).message}`);
+  }
+
   // Report: every row in order; a missing one is a failed one.
   const rows = ROW_IDS.map((id) => results.get(id) ?? failedRow(id, id, '', 'the row did not run'));
   const rate = (id: string) => results.get(id)?.reqPerSec;
@@ -863,6 +876,8 @@ async function main(): Promise<number> {
   );
   out();
   out(render(rows, ratios, idle, fleetLine));
+  out();
+  out(breaker ? renderBreaker(breaker) : 'Circuit breaker: n/a (the measurement failed)');
   const failed = rows.filter((r) => !r.ok);
   for (const r of failed) out(`FAILED ${r.id}: ${r.problems.join('; ')}`);
 
@@ -878,7 +893,8 @@ async function main(): Promise<number> {
     idleMemory: idle,
     ratios,
     fleet: fleet ?? null,
-    ok: failed.length === 0,
+    breaker: breaker ?? null,
+    ok: failed.length === 0 && breaker !== undefined,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   const file = join(OUTPUT_DIR, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -887,7 +903,8 @@ async function main(): Promise<number> {
   out();
   out(`bench: wrote ${file.replace(`${REPO_ROOT}/`, '')} and test-output/bench/latest.json`);
   if (failed.length) out(`bench: ${failed.length} of ${rows.length} rows failed or did not run`);
-  return failed.length ? 1 : 0;
+  if (!breaker) out('bench: the circuit-breaker measurement failed');
+  return report.ok ? 0 : 1;
 }
 
 let code = 1;
