@@ -64,6 +64,7 @@ export async function measureBreaker(
   failures: number,
 ): Promise<BreakerRow[]> {
   const gateway = breakerOptions(OPTIONS);
+  // The same options with opossum's defaults for the two it leaves on unless told `false`.
   const defaults: CircuitBreaker.Options = {
     ...gateway,
     rollingPercentilesEnabled: undefined,
