@@ -8,7 +8,8 @@
 // call. At the gateway's throughput the window holds tens of thousands of calls (docs/performance.md,
 // profile 17).
 import CircuitBreaker from 'opossum';
-import { type BreakerOptions, breakerOptions } from '../services/gateway/src/adapters/pool.ts';
+import { breakerOptions } from '../services/gateway/src/adapters/pool.ts';
+import { breakerSettings, loadConfig } from '../services/gateway/src/config.ts';
 
 export interface BreakerRow {
   /** Calls already in the rolling window when the failures come. */
@@ -19,13 +20,8 @@ export interface BreakerRow {
   statsMs: { defaults: number; gateway: number };
 }
 
-/** The gateway's defaults (services/gateway/src/config.ts); the threshold is not reached here. */
-const OPTIONS: BreakerOptions = {
-  errorThresholdPercentage: 50,
-  volumeThreshold: 20,
-  resetTimeoutMs: 5_000,
-  rollingWindowMs: 10_000,
-};
+/** The gateway's defaults, from its config with no BREAKER_* set; the threshold is not reached here. */
+const SETTINGS = breakerSettings(loadConfig({}));
 
 const cpuUs = () => {
   const { user, system } = process.cpuUsage();
@@ -63,7 +59,7 @@ export async function measureBreaker(
   windowSizes: readonly number[],
   failures: number,
 ): Promise<BreakerRow[]> {
-  const gateway = breakerOptions(OPTIONS);
+  const gateway = breakerOptions(SETTINGS);
   // The same options with opossum's defaults for the two it leaves on unless told `false`.
   const defaults: CircuitBreaker.Options = {
     ...gateway,
@@ -91,7 +87,7 @@ export function renderBreaker(rows: readonly BreakerRow[]): string {
   const num = (n: number, digits: number) =>
     n.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const lines = [
-    'Circuit breaker (opossum), CPU time with so many calls in its 10 s window (this process):',
+    `Circuit breaker (opossum), CPU time with so many calls in its ${SETTINGS.rollingWindowMs / 1_000} s window (this process):`,
     'calls in window   per failure, defaults  per failure, gateway   stats once, defaults  stats once, gateway',
     '---------------   ---------------------  --------------------   --------------------  -------------------',
   ];

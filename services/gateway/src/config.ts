@@ -9,6 +9,7 @@ import {
 } from '@failway/telemetry';
 import { z } from 'zod';
 import { type MemberAddress, staticMemberName } from './adapters/member-names.ts';
+import type { BreakerOptions } from './adapters/pool.ts';
 
 /** A member name: shown on public boards and used as a metric label, so short and plain. */
 const MEMBER_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -254,6 +255,16 @@ const schema = z
 const checkedSchema = schema.superRefine(refuseDemoAdminToken);
 
 export type Config = z.infer<typeof schema>;
+
+/** The BREAKER_* settings as the replica pool takes them (the bench measures the same ones). */
+export function breakerSettings(config: Config): BreakerOptions {
+  return {
+    errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+    resetTimeoutMs: config.BREAKER_RESET_MS,
+    rollingWindowMs: config.BREAKER_WINDOW_MS,
+  };
+}
 
 /** Reads and checks the gateway's environment once; throws naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

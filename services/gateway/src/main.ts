@@ -4,7 +4,7 @@ import { createBoardsObserver } from './adapters/observer.ts';
 import { DeparturesPool, httpTransport } from './adapters/pool.ts';
 import { RouteConfigClient } from './adapters/route-config.ts';
 import { createApps } from './app.ts';
-import { loadConfig } from './config.ts';
+import { breakerSettings, loadConfig } from './config.ts';
 import { GatewayBoards } from './domain/boards.ts';
 import { LastGoodStore } from './domain/stale-store.ts';
 import { listenOps } from './http/ops-server.ts';
@@ -23,12 +23,7 @@ const pool = new DeparturesPool({
     connectTimeoutMs: config.DEPARTURES_CONNECT_TIMEOUT_MS,
     readyzTimeoutMs: config.READYZ_TIMEOUT_MS,
   }),
-  breaker: {
-    errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
-    volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
-    resetTimeoutMs: config.BREAKER_RESET_MS,
-    rollingWindowMs: config.BREAKER_WINDOW_MS,
-  },
+  breaker: breakerSettings(config),
   checkIntervalMs: config.HEALTH_CHECK_INTERVAL_MS,
   ejectSeconds: config.EJECT_S,
   failover: config.FAILOVER,
