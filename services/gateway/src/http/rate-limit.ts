@@ -52,21 +52,21 @@ export interface ClientRateLimitOptions {
  * Replaced express-rate-limit, whose middleware awaits five times, logs through `debug` and hashes
  * the client's key for the policy header on every request: about 7 % of the gateway's CPU per
  * request in the bench (docs/performance.md, profile 15). Here a request costs one promise, and
- * the key's hash is kept per client.
+ * each client's policy field is kept, hash included.
  */
 export function clientRateLimit(options: ClientRateLimitOptions): RequestHandler {
   const limiter = options.limiter ?? new RateLimiterMemory({ points: options.limit, duration: WINDOW_S });
   const name = `"${options.limit}-in-1min"`;
-  const partitionKeys = new LRUCache<string, string>({ max: 4096 });
+  const policies = new LRUCache<string, string>({ max: 4096 });
   const policyOf = (key: string): string => {
-    let pk = partitionKeys.get(key);
-    if (pk === undefined) {
+    let policy = policies.get(key);
+    if (policy === undefined) {
       // The partition key names the client's bucket without giving its address away.
       const digest = createHash('sha256').update(key).digest('hex').slice(0, 12);
-      pk = Buffer.from(digest).toString('base64');
-      partitionKeys.set(key, pk);
+      policy = `${name}; q=${options.limit}; w=${WINDOW_S}; pk=:${Buffer.from(digest).toString('base64')}:`;
+      policies.set(key, policy);
     }
-    return `${name}; q=${options.limit}; w=${WINDOW_S}; pk=:${pk}:`;
+    return policy;
   };
   const setHeaders = (res: Response, key: string, state: RateLimiterRes): void => {
     if (!options.headers || res.headersSent) return;
