@@ -26,6 +26,7 @@ export default defineConfig({
           name: 'unit',
           include: [
             'packages/*/test/**/*.test.ts',
+            'bench/test/**/*.test.ts',
             'services/*/test/domain/**/*.test.ts',
             'services/*/test/adapters/**/*.test.ts',
             'services/route-config/test/catalog.test.ts',

@@ -88,6 +88,59 @@ export interface Ratios {
   telemetryCostDeparturesPct?: number;
 }
 
+/** `a` as a percentage of `b`. */
+export function pctOf(a: number, b: number): number | undefined {
+  return b === 0 ? undefined : (100 * a) / b;
+}
+
+/** What going from `off` to `on` costs, as a percentage of `off`. */
+export function costPct(off: number, on: number): number | undefined {
+  return off === 0 ? undefined : (100 * (off - on)) / off;
+}
+
+/** The req/s of row `id` in each interleaved round (kept in the median round's `extra`). */
+function roundsOf(results: readonly RowResult[], id: string): (number | null)[] {
+  const each = results.find((r) => r.id === id)?.extra?.roundsReqPerSec;
+  return Array.isArray(each) ? (each as (number | null)[]) : [];
+}
+
+/** `f(a, b)` for the req/s of rows `a` and `b` in each round; undefined where either has none. */
+export function byRound(
+  results: readonly RowResult[],
+  a: string,
+  b: string,
+  f: (a: number, b: number) => number | undefined,
+): (number | undefined)[] {
+  const bs = roundsOf(results, b);
+  return roundsOf(results, a).map((x, i) => {
+    const y = bs[i];
+    return x === null || y === null || y === undefined ? undefined : f(x, y);
+  });
+}
+
+/** The median of the defined values; undefined when there are none. */
+export function median(values: readonly (number | undefined)[]): number | undefined {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((x, y) => x - y);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+/**
+ * Each ratio compares two rows of the same round, then takes the median over the rounds. The
+ * median rows of two ids can come from different rounds, minutes apart, and a ratio of those
+ * carried the drift between the rounds (a telemetry "cost" of 1.8 % from rounds whose own pairs
+ * cost 14.3, 1.8 and 11.9 %).
+ */
+export function ratiosOf(results: readonly RowResult[]): Ratios {
+  return {
+    gatewayOffPctOfCeiling2hop: median(byRound(results, 'gateway-off', 'ceiling-2hop', pctOf)),
+    gatewayOnPctOfCeiling2hop: median(byRound(results, 'gateway-on', 'ceiling-2hop', pctOf)),
+    telemetryCostGatewayPct: median(byRound(results, 'gateway-off', 'gateway-on', costPct)),
+    telemetryCostDeparturesPct: median(byRound(results, 'departures-off', 'departures-on', costPct)),
+  };
+}
+
 export interface IdleMemory {
   stack: string;
   rssBytes: Record<string, number | null>;
@@ -133,35 +186,31 @@ export function render(results: RowResult[], ratios: Ratios, idle: IdleMemory[],
     ),
   );
   const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(1)} %`);
-  out.push(
-    '',
-    'Ratios:',
-    `  gateway req/s as % of ceiling-2hop: telemetry off ${pct(ratios.gatewayOffPctOfCeiling2hop)}, on ${pct(ratios.gatewayOnPctOfCeiling2hop)}`,
-    `  telemetry on (exporting) vs off, throughput cost: gateway ${pct(ratios.telemetryCostGatewayPct)}, departures ${pct(ratios.telemetryCostDeparturesPct)}`,
-  );
-  if (fleet) out.push(fleet);
   const rounds = results.flatMap((r) => {
     const each = r.extra?.roundsReqPerSec;
     return Array.isArray(each) ? [{ id: r.id, each: each as (number | null)[] }] : [];
   });
-  if (rounds.some((r) => r.each.length > 1)) {
+  const several = rounds.some((r) => r.each.length > 1);
+  out.push(
+    '',
+    several ? 'Ratios (each the median over the rounds of the two rows of one round):' : 'Ratios:',
+    `  gateway req/s as % of ceiling-2hop: telemetry off ${pct(ratios.gatewayOffPctOfCeiling2hop)}, on ${pct(ratios.gatewayOnPctOfCeiling2hop)}`,
+    `  telemetry on (exporting) vs off, throughput cost: gateway ${pct(ratios.telemetryCostGatewayPct)}, departures ${pct(ratios.telemetryCostDeparturesPct)}`,
+  );
+  if (fleet) out.push(fleet);
+  if (several) {
     out.push('  req/s of each interleaved round (the rows above are the median rounds):');
     for (const r of rounds)
       out.push(`    ${r.id.padEnd(15)} ${r.each.map((n) => (n === null ? 'n/a' : int(n))).join(' / ')}`);
+    const side = (a: string, b: string, f: (a: number, b: number) => number | undefined) =>
+      byRound(results, a, b, f).map(pct).join(' / ');
     // The ceiling ran in the same rounds: each round's ratio shows how much of the spread is drift.
-    const ceiling = rounds.find((r) => r.id === 'ceiling-2hop')?.each;
-    if (ceiling) {
-      out.push('  gateway req/s as % of ceiling-2hop in each round:');
-      for (const r of rounds.filter((x) => x.id.startsWith('gateway-'))) {
-        const each = r.each.map((n, i) => {
-          const c = ceiling[i];
-          return n === null || c === null || c === undefined || c === 0
-            ? 'n/a'
-            : `${((100 * n) / c).toFixed(1)} %`;
-        });
-        out.push(`    ${r.id.padEnd(15)} ${each.join(' / ')}`);
-      }
-    }
+    out.push('  gateway req/s as % of ceiling-2hop in each round:');
+    for (const id of ['gateway-off', 'gateway-on'])
+      out.push(`    ${id.padEnd(15)} ${side(id, 'ceiling-2hop', pctOf)}`);
+    out.push('  telemetry cost in each round:');
+    out.push(`    ${'gateway'.padEnd(15)} ${side('gateway-off', 'gateway-on', costPct)}`);
+    out.push(`    ${'departures'.padEnd(15)} ${side('departures-off', 'departures-on', costPct)}`);
   }
   return out.join('\n');
 }

@@ -32,7 +32,7 @@ import { REPO_ROOT, type ServiceProcess, type Stack, startStack } from '@failway
 import { findCollector, freePort, metricValue, simOffsetToLondonHour, waitFor } from '@failway/testkit';
 import { type BreakerRow, measureBreaker, renderBreaker } from './breaker.ts';
 import { cpuSeconds, HAS_PROC, machineInfo, rssBytes } from './procfs.ts';
-import { type IdleMemory, type Ratios, type RowResult, render } from './report.ts';
+import { type IdleMemory, type RowResult, ratiosOf, render } from './report.ts';
 import { runWrk, type WrkResult, wrkPath } from './wrk.ts';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -852,17 +852,7 @@ async function main(): Promise<number> {
 
   // Report: every row in order; a missing one is a failed one.
   const rows = ROW_IDS.map((id) => results.get(id) ?? failedRow(id, id, '', 'the row did not run'));
-  const rate = (id: string) => results.get(id)?.reqPerSec;
-  const ratio = (a: number | undefined, b: number | undefined) =>
-    a === undefined || b === undefined || b === 0 ? undefined : (100 * a) / b;
-  const cost = (off: number | undefined, on: number | undefined) =>
-    off === undefined || on === undefined || off === 0 ? undefined : (100 * (off - on)) / off;
-  const ratios: Ratios = {
-    gatewayOffPctOfCeiling2hop: ratio(rate('gateway-off'), rate('ceiling-2hop')),
-    gatewayOnPctOfCeiling2hop: ratio(rate('gateway-on'), rate('ceiling-2hop')),
-    telemetryCostGatewayPct: cost(rate('gateway-off'), rate('gateway-on')),
-    telemetryCostDeparturesPct: cost(rate('departures-off'), rate('departures-on')),
-  };
+  const ratios = ratiosOf(rows);
   const fleetLine = fleet
     ? `  fleet-wide upstream calls per route per TTL (${(fleet.routes as string[]).length} routes, TTL ${CACHE_TTL_S} s, ${fleet.windowS} s, ideal ≈ 1): ${(fleet.callsPerRoutePerTtl as number).toFixed(2)} (${fleet.upstreamCalls} calls: ${(fleet.upstreamCallsByReplica as number[]).join(' + ')} by replica; rail-sim counted ${fleet.railSimRequests})`
     : '  fleet-wide upstream calls per route per TTL: n/a (the row did not run)';
