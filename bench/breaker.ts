@@ -10,6 +10,7 @@
 import CircuitBreaker from 'opossum';
 import { breakerOptions } from '../services/gateway/src/adapters/pool.ts';
 import { breakerSettings, loadConfig } from '../services/gateway/src/config.ts';
+import { table } from './report.ts';
 
 export interface BreakerRow {
   /** Calls already in the rolling window when the failures come. */
@@ -86,24 +87,24 @@ export async function measureBreaker(
 export function renderBreaker(rows: readonly BreakerRow[]): string {
   const num = (n: number, digits: number) =>
     n.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  const lines = [
+  return [
     `Circuit breaker (opossum), CPU time with so many calls in its ${SETTINGS.rollingWindowMs / 1_000} s window (this process):`,
-    'calls in window   per failure, defaults  per failure, gateway   stats once, defaults  stats once, gateway',
-    '---------------   ---------------------  --------------------   --------------------  -------------------',
-  ];
-  for (const r of rows) {
-    lines.push(
+    table(
       [
-        num(r.windowCalls, 0).padStart(15),
-        `${num(r.failureUs.defaults, 1)} µs`.padStart(22),
-        `${num(r.failureUs.gateway, 1)} µs`.padStart(21),
-        `${num(r.statsMs.defaults, 2)} ms`.padStart(22),
-        `${num(r.statsMs.gateway, 2)} ms`.padStart(20),
-      ].join(' '),
-    );
-  }
-  lines.push(
+        'calls in window',
+        'per failure, defaults',
+        'per failure, gateway',
+        'stats once, defaults',
+        'stats once, gateway',
+      ],
+      rows.map((r) => [
+        num(r.windowCalls, 0),
+        `${num(r.failureUs.defaults, 1)} µs`,
+        `${num(r.failureUs.gateway, 1)} µs`,
+        `${num(r.statsMs.defaults, 2)} ms`,
+        `${num(r.statsMs.gateway, 2)} ms`,
+      ]),
+    ),
     '  (the defaults work the stats out on every failure and once a second on a timer; the gateway keeps counts only)',
-  );
-  return lines.join('\n');
+  ].join('\n');
 }

@@ -98,9 +98,9 @@ export function costPct(off: number, on: number): number | undefined {
   return off === 0 ? undefined : (100 * (off - on)) / off;
 }
 
-/** The req/s of row `id` in each interleaved round (kept in the median round's `extra`). */
-function roundsOf(results: readonly RowResult[], id: string): (number | null)[] {
-  const each = results.find((r) => r.id === id)?.extra?.roundsReqPerSec;
+/** A row's req/s in each interleaved round (kept in the median round's `extra`); none: []. */
+function roundsOf(row: RowResult | undefined): (number | null)[] {
+  const each = row?.extra?.roundsReqPerSec;
   return Array.isArray(each) ? (each as (number | null)[]) : [];
 }
 
@@ -111,8 +111,9 @@ export function byRound(
   b: string,
   f: (a: number, b: number) => number | undefined,
 ): (number | undefined)[] {
-  const bs = roundsOf(results, b);
-  return roundsOf(results, a).map((x, i) => {
+  const row = (id: string) => results.find((r) => r.id === id);
+  const bs = roundsOf(row(b));
+  return roundsOf(row(a)).map((x, i) => {
     const y = bs[i];
     return x === null || y === null || y === undefined ? undefined : f(x, y);
   });
@@ -186,10 +187,7 @@ export function render(results: RowResult[], ratios: Ratios, idle: IdleMemory[],
     ),
   );
   const pct = (v: number | undefined) => (v === undefined ? 'n/a' : `${v.toFixed(1)} %`);
-  const rounds = results.flatMap((r) => {
-    const each = r.extra?.roundsReqPerSec;
-    return Array.isArray(each) ? [{ id: r.id, each: each as (number | null)[] }] : [];
-  });
+  const rounds = results.map((r) => ({ id: r.id, each: roundsOf(r) })).filter((r) => r.each.length > 0);
   const several = rounds.some((r) => r.each.length > 1);
   out.push(
     '',
